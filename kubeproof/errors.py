@@ -1,0 +1,21 @@
+"""Errors kubeproof reports to a person: each renders as one line, never a traceback."""
+
+
+class KubeproofError(Exception):
+    """A mistake or condition the user can act on (bad context, unreachable API server...)."""
+
+
+class InsufficientPermission(KubeproofError):
+    """The credentials may not perform a verb; tests that need it skip with this reason."""
+
+    def __init__(self, verb: str, resource: str):
+        self.verb, self.resource = verb, resource
+        super().__init__(f"insufficient permission: {verb} {resource}")
+
+
+class NodeUnreachable(KubeproofError):
+    """Facts could not be gathered from one node; its tests error, other nodes go on."""
+
+    def __init__(self, node: str, reason: str):
+        self.node, self.reason = node, reason
+        super().__init__(f"node {node} unreachable: {reason}")

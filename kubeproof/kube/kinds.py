@@ -1,0 +1,64 @@
+"""The resource kinds cluster assertions read: each listed once per session, paginated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    plural: str
+    kind: str
+    group: str = ""
+    version: str = "v1"
+    namespaced: bool = True
+    optional: bool = False  # a CRD or aggregated API that may not be installed: absent, not an error
+
+    @property
+    def name(self) -> str:
+        """Stable key, also the dump file stem: `pods`, `daemonsets.apps`."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_path(self) -> str:
+        """Cluster-wide list path (all namespaces)."""
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/{self.plural}"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("nodes", "Node", namespaced=False),
+    Kind("namespaces", "Namespace", namespaced=False),
+    Kind("pods", "Pod"),
+    Kind("events", "Event"),
+    Kind("services", "Service"),
+    Kind("endpoints", "Endpoints"),
+    Kind("secrets", "Secret"),
+    Kind("configmaps", "ConfigMap"),
+    Kind("daemonsets", "DaemonSet", group="apps"),
+    Kind("deployments", "Deployment", group="apps"),
+    Kind("replicasets", "ReplicaSet", group="apps"),
+    Kind("ingresses", "Ingress", group="networking.k8s.io"),
+    Kind("priorityclasses", "PriorityClass", group="scheduling.k8s.io", namespaced=False),
+    Kind("clusterrolebindings", "ClusterRoleBinding", group="rbac.authorization.k8s.io", namespaced=False),
+    Kind("mutatingwebhookconfigurations", "MutatingWebhookConfiguration",
+         group="admissionregistration.k8s.io", namespaced=False),
+    Kind("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+         group="admissionregistration.k8s.io", namespaced=False),
+    Kind("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False),
+    # Calico keys its node records by hostname (field report 001 §5); only present with calico.
+    Kind("nodes", "Node", group="crd.projectcalico.org", namespaced=False, optional=True),
+)
+
+BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+
+
+def kind_named(name: str) -> Kind:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown resource kind {name!r}; known: {', '.join(BY_NAME)}") from None
