@@ -5,7 +5,11 @@ class KubeproofError(Exception):
     """A mistake or condition the user can act on (bad context, unreachable API server...)."""
 
 
-class InsufficientPermission(KubeproofError):
+class Unavailable(KubeproofError):
+    """The target cannot provide something a test needs (a kind missing from a dump, no cluster); the test skips with this reason."""
+
+
+class InsufficientPermission(Unavailable):
     """The credentials may not perform a verb; tests that need it skip with this reason."""
 
     def __init__(self, verb: str, resource: str):
