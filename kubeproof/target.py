@@ -29,6 +29,8 @@ class Options:
     node_access: str = "auto"
     nodes: str | None = None
     allow_disruptive: str | None = None
+    ssh_config: str | None = None  # testinfra's --ssh-config and --sudo, for ssh node access
+    sudo: bool = False
 
 
 @dataclass(frozen=True)

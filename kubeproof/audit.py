@@ -1,0 +1,187 @@
+"""One audit run: target, inventory, profile and the shared cache, plus what reads from them.
+
+The controller (or the CLI) calls `Audit.start`, which resolves everything once; xdist workers
+rebuild the same object from `export()` without touching the network. Node facts and cluster
+lists are then fetched lazily, once per session, through the shared cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from . import kind
+from . import profile as profiles
+from .errors import NodeUnreachable, Unavailable
+from .kube import client as kube_client
+from .kube import dump as dumps
+from .kube.view import ClusterView
+from .nodes import inventory
+from .nodes.facts import NodeFacts
+from .nodes.inventory import NodeRef
+from .sharing import SessionCache
+from .target import Options, Target
+from .target import resolve as resolve_target
+
+Say = Callable[[str], None]
+
+
+class Audit:
+    def __init__(self, *, options: Options, profile: profiles.Profile, target: Target,
+                 nodes: list[NodeRef], workdir: Path, session: str, node_timeout: float):
+        self.options, self.profile, self.target = options, profile, target
+        self.nodes = nodes
+        self.workdir, self.session, self.node_timeout = workdir, session, node_timeout
+        self.cache = SessionCache(workdir / "cache")
+        self._view: ClusterView | None = None
+        self._dump_facts: dict[str, dict] | None = None
+        self._cleanups: list[Callable[[], None]] = []
+
+    # -- controller side -------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, options: Options, *, profile_path: str | None, want_nodes: bool,
+              probe_image: str, node_timeout: float, say: Say) -> "Audit":
+        """Resolve target and inventory once. Raises KubeproofError with a one-line message."""
+        profile = profiles.load(profile_path)
+        workdir = Path(tempfile.mkdtemp(prefix="kubeproof-"))
+        session = secrets.token_hex(3)
+        audit = cls(options=options, profile=profile, target=Target("local", "localhost"),
+                    nodes=[], workdir=workdir, session=session, node_timeout=node_timeout)
+        audit._cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        try:
+            audit.target = resolved = resolve_target(options, workdir, say)
+            if resolved.created and not options.keep_cluster:
+                audit._cleanups.insert(0, lambda: _delete_kind(resolved, say))
+            elif resolved.created:
+                say(f"kubeproof: keeping kind cluster {resolved.kind_cluster} "
+                    f"(kind delete cluster --name {resolved.kind_cluster})")
+            if audit.target.live:
+                audit.target = _checked_live_target(audit.target)
+            if want_nodes:
+                audit.nodes = audit._resolve_nodes(probe_image, say)
+        except BaseException:
+            audit.close()
+            raise
+        return audit
+
+    def _resolve_nodes(self, probe_image: str, say: Say) -> list[NodeRef]:
+        nodes = self.view.list("nodes") if self.target.has_cluster and self.view.has("nodes") else None
+        refs = inventory.resolve(self.options, self.target, nodes, tuple(self.dump_facts))
+        pod_refs = [r for r in refs if r.access == inventory.POD_ACCESS]
+        if not pod_refs:
+            return refs
+        from .nodes.probe import ProbePods  # the kubernetes write path is only loaded when used
+
+        probe = ProbePods(kube_client.api_client(self.target.kubeconfig, self.target.context),
+                          session=self.session, image=probe_image,
+                          kubeconfig=self.target.kubeconfig, context=self.target.context)
+        self._cleanups.insert(0, probe.stop)
+        problems = probe.start([r.name for r in pod_refs], say=say)
+        return [dataclasses.replace(r, access=probe.url(r.name), unavailable=problems[r.name])
+                if r.access == inventory.POD_ACCESS else r for r in refs]
+
+    def close(self) -> None:
+        """Undo what the run created (probe pods, a kind cluster, the work directory)."""
+        while self._cleanups:
+            self._cleanups.pop(0)()
+
+    # -- handing the run to xdist workers --------------------------------------------------
+
+    def export(self) -> dict:
+        return {
+            "options": dataclasses.asdict(self.options), "profile": dict(self.profile),
+            "target": self.target.as_dict(), "nodes": [n.as_dict() for n in self.nodes],
+            "workdir": str(self.workdir), "session": self.session, "node_timeout": self.node_timeout,
+        }
+
+    @classmethod
+    def from_export(cls, data: dict) -> "Audit":
+        options = data["options"]
+        return cls(options=Options(**{**options, "hosts": tuple(options["hosts"])}),
+                   profile=profiles.Profile(data["profile"]), target=Target.from_dict(data["target"]),
+                   nodes=[NodeRef.from_dict(n) for n in data["nodes"]], workdir=Path(data["workdir"]),
+                   session=data["session"], node_timeout=data["node_timeout"])
+
+    # -- what tests read ------------------------------------------------------------------
+
+    @property
+    def view(self) -> ClusterView:
+        if self._view is None:
+            if not self.target.has_cluster:
+                raise Unavailable(f"no cluster: {self.target.why_no_cluster}")
+            if self.target.mode == "dump":
+                self._view = ClusterView.from_dump(self.target.dump)
+            else:
+                api = kube_client.api_client(self.target.kubeconfig, self.target.context)
+                self._view = ClusterView.live(api, cache=self.cache)
+        return self._view
+
+    @property
+    def dump_facts(self) -> dict[str, dict]:
+        if self._dump_facts is None:
+            self._dump_facts = dumps.read_node_facts(self.target.dump) if self.target.dump else {}
+        return self._dump_facts
+
+    def audited_node(self, name: str) -> "AuditedNode":
+        ref = next(n for n in self.nodes if n.name == name)
+        return AuditedNode(ref, self.facts(ref), self)
+
+    def facts(self, ref: NodeRef) -> NodeFacts:
+        """The node's facts: one gathering round trip per node per session, whichever worker asks first."""
+        if ref.unavailable:
+            raise Unavailable(f"node {ref.name}: {ref.unavailable}")
+        if ref.access == inventory.DUMP_ACCESS:
+            if ref.name not in self.dump_facts:
+                raise Unavailable(f"the dump {self.target.dump} holds no facts for node {ref.name}")
+            return NodeFacts(self.dump_facts[ref.name])
+        data = self.cache.get_or_compute(f"facts-{ref.name}", lambda: self._gather(ref))
+        if "error" in data:
+            raise NodeUnreachable(ref.name, data["error"])
+        return NodeFacts(data)
+
+    def _gather(self, ref: NodeRef) -> dict:
+        from .nodes import gather, transport
+
+        try:
+            host = transport.open_host(ref.access, ssh_config=self.options.ssh_config,
+                                       sudo=self.options.sudo)
+            return gather.gather(host, ref.name, root=ref.root, timeout=self.node_timeout)
+        except NodeUnreachable as exc:
+            return {"error": exc.reason}  # cached too: the node's other tests fail fast
+
+
+class AuditedNode:
+    """What a node test receives: the node's name, roles, facts and, when there is one, its Node object."""
+
+    def __init__(self, ref: NodeRef, facts: NodeFacts, audit: Audit):
+        self.ref, self.facts, self._audit = ref, facts, audit
+        self.name, self.roles = ref.name, ref.roles
+
+    @property
+    def object(self) -> dict:
+        if not self.ref.has_object:
+            raise Unavailable(f"no Kubernetes Node object for {self.name} "
+                              f"({self._audit.target.describe()})")
+        return next(n for n in self._audit.view.list("nodes") if n["metadata"]["name"] == self.name)
+
+    def __repr__(self) -> str:
+        return f"<node {self.name}>"
+
+
+def _checked_live_target(target: Target) -> Target:
+    """Fail fast on a bad context or an unreachable API server, once, before any test runs."""
+    context = kube_client.context_name(target.kubeconfig, target.context)
+    api = kube_client.api_client(target.kubeconfig, context)
+    kube_client.check_reachable(api, context)
+    cluster = target.kind_cluster or kind.cluster_of_context(context)
+    return dataclasses.replace(target, context=context, name=context, kind_cluster=cluster)
+
+
+def _delete_kind(target: Target, say: Say) -> None:
+    say(f"kubeproof: deleting kind cluster {target.kind_cluster}")
+    kind.delete(target.kind_cluster)

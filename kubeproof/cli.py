@@ -1,0 +1,145 @@
+"""`python -m kubeproof`: catalog, dump."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from . import catalog as catalogs
+from .errors import KubeproofError
+from .nodes.probe import DEFAULT_IMAGE
+from .plugin import OFFLINE, suite_dirs, suite_of
+from .target import NODE_ACCESS, Options
+
+REPO = Path(__file__).resolve().parent.parent
+SUITE_DIRS = ("tests_node", "tests_cluster", "scenarios")
+REFERENCE_KEYS = {"node": "node_tests", "cluster": "cluster_tests", "scenario": "scenarios"}
+
+
+class _References:
+    """A pytest plugin that collects the suites offline and records which tests declare which id."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[OFFLINE] = True
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        dirs = suite_dirs(config)
+        for item in items:
+            suite = suite_of(item.path, dirs)
+            for mark in item.iter_markers("failure"):
+                for failure_id in mark.args:
+                    self.found[failure_id][REFERENCE_KEYS.get(suite, "other_tests")].add(
+                        item.nodeid.split("[")[0])
+
+
+def references(root: Path) -> dict[str, dict[str, list[str]]]:
+    """Failure id -> {node_tests, cluster_tests, scenarios}: the test ids that declare it."""
+    paths = [str(root / d) for d in SUITE_DIRS if (root / d).is_dir()]
+    if not paths:
+        raise KubeproofError(f"no kubeproof suites under {root} (looked for {', '.join(SUITE_DIRS)})")
+    collector = _References()
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", "--rootdir", str(root),
+                            *paths], plugins=[collector])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise KubeproofError("collecting the suites failed:\n" + output.getvalue().strip())
+    return {fid: {key: sorted(ids) for key, ids in kinds.items()} for fid, kinds in collector.found.items()}
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    catalog = catalogs.load()
+    refs = references(Path(args.root))
+    entries = []
+    for entry in catalog.entries:
+        found = refs.get(entry.id, {})
+        entries.append({**entry.as_dict(), **{key: found.get(key, []) for key in REFERENCE_KEYS.values()}})
+    if args.format == "json":
+        json.dump({"failures": entries}, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    for e in entries:
+        print(f"{e['id']}  [{e['severity']}]  {e['title']}")
+        for key in REFERENCE_KEYS.values():
+            print(f"    {key}: {len(e[key])}" + (f"  ({', '.join(e[key])})" if e[key] else ""))
+        for reason in ("no_assertion", "no_scenario"):
+            if e[reason]:
+                print(f"    {reason.replace('_', ' ')}: {e[reason]}")
+    return 0
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr)  # progress stays off stdout, which may be piped
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    from .audit import Audit
+    from .errors import Unavailable
+    from .kube import dump as dumps
+
+    if not (args.kube_context or args.kubeconfig or args.kind_cluster):
+        raise KubeproofError("dump needs a cluster: --kube-context, --kubeconfig or --kind-cluster")
+    options = Options(kube_context=args.kube_context, kubeconfig=args.kubeconfig,
+                      kind_cluster=args.kind_cluster, node_access=args.node_access, nodes=args.nodes)
+    audit = Audit.start(options, profile_path=None, want_nodes=args.node_access != "none",
+                        probe_image=args.probe_image, node_timeout=args.node_timeout, say=say)
+    try:
+        facts = {}
+        for ref in audit.nodes:
+            try:
+                facts[ref.name] = audit.facts(ref).as_dict()
+                say(f"kubeproof: gathered facts of node {ref.name}")
+            except KubeproofError as exc:  # an unreachable node leaves a note, the dump goes on
+                say(f"kubeproof: no facts for node {ref.name}: {exc}")
+        written = dumps.write_dump(audit.view, Path(args.directory), node_facts=facts,
+                                   context=audit.target.context, say=say)
+    except Unavailable as exc:
+        raise KubeproofError(str(exc)) from None
+    finally:
+        audit.close()
+    say(f"kubeproof: wrote {written} to {args.directory}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m kubeproof", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    cat = sub.add_parser("catalog", help="print the documented failures and the tests guarding each")
+    cat.add_argument("--format", choices=("json", "text"), default="text")
+    cat.add_argument("--root", default=str(REPO), help="directory holding the suites (default: this checkout)")
+    cat.set_defaults(run=cmd_catalog)
+
+    dump = sub.add_parser("dump", help="write the cluster's objects and node facts for an offline audit")
+    dump.add_argument("directory")
+    dump.add_argument("--kube-context")
+    dump.add_argument("--kubeconfig")
+    dump.add_argument("--kind-cluster")
+    dump.add_argument("--node-access", choices=NODE_ACCESS, default="auto")
+    dump.add_argument("--nodes", metavar="LABEL_SELECTOR")
+    dump.add_argument("--probe-image", default=DEFAULT_IMAGE)
+    dump.add_argument("--node-timeout", type=float, default=120)
+    dump.set_defaults(run=cmd_dump)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KubeproofError as exc:
+        print(f"kubeproof: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kubeproof: interrupted", file=sys.stderr)
+        return 130

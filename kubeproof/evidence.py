@@ -1,0 +1,30 @@
+"""Evidence: what a verdict was based on, kept with the test for the reports and Allure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import allure
+import pytest
+
+EVIDENCE = pytest.StashKey[dict[str, Any]]()
+
+
+class Evidence:
+    def __init__(self, item: pytest.Item):
+        self.item = item
+        item.stash.setdefault(EVIDENCE, {})
+
+    def attach(self, name: str, data: Any) -> None:
+        """Keep data (JSON-able, or text such as exact command output) under name."""
+        self.item.stash[EVIDENCE][name] = data
+        if isinstance(data, str):
+            allure.attach(data, name=name, attachment_type=allure.attachment_type.TEXT)
+        else:
+            allure.attach(json.dumps(data, indent=2, default=str), name=name,
+                          attachment_type=allure.attachment_type.JSON)
+
+    @property
+    def items(self) -> dict[str, Any]:
+        return dict(self.item.stash[EVIDENCE])

@@ -1,0 +1,266 @@
+"""The kubeproof pytest plugin: options, the audit's target and inventory, node parametrization, gates.
+
+Registered through the `pytest11` entry point. It stays inert unless the run includes a kubeproof
+suite (a directory whose conftest.py sets `kubeproof_suite`), so `pytest selftest` or `pytest --help`
+never create a cluster.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from . import catalog as catalogs
+from .audit import Audit, AuditedNode
+from .errors import KubeproofError, NodeUnreachable, Unavailable
+from .evidence import Evidence
+from .nodes.probe import DEFAULT_IMAGE
+from .target import NODE_ACCESS, Options, disruptive_refusal
+
+SUITE_ATTR = "kubeproof_suite"
+SUITES = ("node", "cluster", "scenario")
+AUDIT = pytest.StashKey[Audit | None]()
+SKIP_REASONS = pytest.StashKey[dict[str, str]]()  # suite -> why its tests skip, said once
+# Set by `python -m kubeproof catalog`: collect without resolving any target.
+OFFLINE = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kubeproof", "kubeproof: audit a Kubernetes cluster and its nodes")
+    group.addoption("--kube-context", metavar="NAME",
+                    help="audit this context of the kubeconfig (read-only)")
+    group.addoption("--kubeconfig", metavar="PATH",
+                    help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    group.addoption("--kind-cluster", metavar="NAME",
+                    help="audit an existing kind cluster instead of creating one")
+    group.addoption("--keep-cluster", action="store_true",
+                    help="keep the kind cluster kubeproof created (it is deleted by default)")
+    group.addoption("--from-dump", metavar="DIR",
+                    help="audit offline from `python -m kubeproof dump` or `kubectl cluster-info dump` output")
+    group.addoption("--node-access", choices=NODE_ACCESS, default="auto",
+                    help="how node facts are gathered: kind (docker exec), pod (privileged probe pod), "
+                         "ssh, local, none (skip node tests); auto = kind on kind clusters, else pod")
+    group.addoption("--nodes", metavar="LABEL_SELECTOR",
+                    help="audit only the nodes matching this label selector")
+    group.addoption("--allow-disruptive", metavar="CONTEXT",
+                    help="allow disruptive scenarios on this context (must name the target)")
+    group.addoption("--profile", metavar="FILE",
+                    help="thresholds overriding kubeproof/profile.yaml")
+    group.addoption("--probe-image", default=DEFAULT_IMAGE, metavar="IMAGE",
+                    help=f"image of the pod node access's probe pods (default {DEFAULT_IMAGE})")
+    group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS",
+                    help="give up gathering a node's facts after this long (default 120)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "failure(id): the documented failure (catalog id) this test guards")
+    config.stash[AUDIT] = None
+    config.stash[SKIP_REASONS] = {}
+
+
+def _options(config: pytest.Config) -> Options:
+    get = config.getoption
+    hosts = get("hosts", None)  # testinfra's own option
+    return Options(
+        kube_context=get("kube_context"), kubeconfig=get("kubeconfig"),
+        kind_cluster=get("kind_cluster"), keep_cluster=get("keep_cluster"),
+        from_dump=get("from_dump"), hosts=tuple(h for h in (hosts or "").split(",") if h),
+        node_access=get("node_access"), nodes=get("nodes"), allow_disruptive=get("allow_disruptive"),
+        ssh_config=get("ssh_config", None), sudo=bool(get("sudo", False)),
+    )
+
+
+def suite_dirs(config: pytest.Config) -> dict[Path, str]:
+    return {Path(plugin.__file__).parent: getattr(plugin, SUITE_ATTR)
+            for plugin in config.pluginmanager.get_plugins()
+            if hasattr(plugin, SUITE_ATTR) and getattr(plugin, "__file__", None)}
+
+
+def suite_of(path: Path, dirs: dict[Path, str]) -> str | None:
+    for parent in path.parents:
+        if parent in dirs:
+            return dirs[parent]
+    return None
+
+
+def _say(config: pytest.Config):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return lambda line: print(line, file=sys.stderr)
+    return lambda line: reporter.write_line(line)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's DSession starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        exported = config.workerinput.get("kubeproof")
+        config.stash[AUDIT] = Audit.from_export(exported) if exported else None
+        config.stash[SKIP_REASONS] = config.workerinput.get("kubeproof_skips", {})
+        return
+    suites = set(suite_dirs(config).values())
+    if not suites or config.stash.get(OFFLINE, False):
+        return
+    options = _options(config)
+    try:
+        audit = Audit.start(options, profile_path=config.getoption("profile"),
+                            want_nodes=bool(suites & {"node", "scenario"}),
+                            probe_image=config.getoption("probe_image"),
+                            node_timeout=config.getoption("node_timeout"), say=_say(config))
+        config.stash[AUDIT] = audit
+        config.stash[SKIP_REASONS] = _skip_reasons(audit, options)
+    except KubeproofError as exc:
+        raise pytest.UsageError(f"kubeproof: {exc}") from None
+
+
+def _skip_reasons(audit: Audit, options: Options) -> dict[str, str]:
+    reasons = {}
+    if not audit.target.has_cluster:
+        reasons["cluster"] = f"no cluster: {audit.target.why_no_cluster}"
+    if options.node_access == "none":
+        reasons["node"] = "node tests disabled by --node-access none"
+    refusal = disruptive_refusal(audit.target, options.allow_disruptive)
+    if refusal:
+        reasons["scenario"] = refusal
+    return reasons
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: hand every worker the one inventory resolved here."""
+    audit = node.config.stash[AUDIT]
+    node.workerinput["kubeproof"] = audit.export() if audit else None
+    node.workerinput["kubeproof_skips"] = node.config.stash[SKIP_REASONS]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    audit = config.stash.get(AUDIT, None)
+    if audit is not None and not hasattr(config, "workerinput"):
+        config.stash[AUDIT] = None
+        try:
+            audit.close()
+        except KubeproofError as exc:
+            _say(config)(f"kubeproof: cleanup: {exc}")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    audit = config.stash.get(AUDIT, None)
+    if audit is None:
+        return []
+    lines = [f"kubeproof: target {audit.target.describe()}"]
+    if audit.nodes:
+        access = sorted({n.access.split("://")[0] for n in audit.nodes})
+        lines.append(f"kubeproof: {len(audit.nodes)} nodes ({', '.join(access)}): "
+                     + ", ".join(n.name for n in audit.nodes))
+    lines += [f"kubeproof: {suite} tests skip: {why}"
+              for suite, why in config.stash[SKIP_REASONS].items()]
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "node" not in metafunc.fixturenames:
+        return
+    audit = metafunc.config.stash.get(AUDIT, None)
+    names = [n.name for n in audit.nodes] if audit else []
+    metafunc.parametrize("node", names, ids=names, indirect=True)
+
+
+def _declaration_problems(item: pytest.Item, suite: str | None) -> list[str]:
+    catalog = catalogs.load()
+    ids = [arg for mark in item.iter_markers("failure") for arg in mark.args]
+    where = item.nodeid.split("[")[0]
+    if suite and not ids:
+        return [f"{where}: declares no failure id; add @pytest.mark.failure(\"<id>\")"]
+    return [f"{where}: unknown failure id {i!r} (the catalog has: {', '.join(catalog.ids)})"
+            for i in ids if i not in catalog]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """An undeclared or unknown failure id makes its module a collection error."""
+    report = yield
+    if report.passed:
+        dirs = suite_dirs(collector.config)
+        problems = sorted({p for item in report.result if isinstance(item, pytest.Item)
+                           for p in _declaration_problems(item, suite_of(item.path, dirs))})
+        if problems:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(problems)
+    return report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reasons = config.stash[SKIP_REASONS]
+    dirs = suite_dirs(config)
+    for item in items:
+        suite = suite_of(item.path, dirs)
+        why = reasons.get(suite)
+        if why:
+            item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    try:
+        return (yield)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    except NodeUnreachable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """Say once why whole groups of tests were skipped, instead of once per test."""
+    reasons = Counter(report.longrepr[2].removeprefix("Skipped: ")
+                      for report in terminalreporter.stats.get("skipped", [])
+                      if isinstance(report.longrepr, tuple))
+    for suite, why in config.stash[SKIP_REASONS].items():
+        if reasons[why]:
+            terminalreporter.write_line(f"kubeproof: {reasons[why]} {suite} tests skipped: {why}")
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def audit(pytestconfig: pytest.Config) -> Audit:
+    """The audit run: target, inventory, profile and cluster view."""
+    current = pytestconfig.stash.get(AUDIT, None)
+    if current is None:
+        raise Unavailable("no kubeproof suite in this run (tests_node, tests_cluster or scenarios)")
+    return current
+
+
+@pytest.fixture(scope="session")
+def profile(audit: Audit):
+    """Thresholds: kubeproof/profile.yaml overridden by --profile."""
+    return audit.profile
+
+
+@pytest.fixture(scope="session")
+def cluster(audit: Audit):
+    """The cluster view: every kind listed once per session, live or from a dump."""
+    return audit.view
+
+
+@pytest.fixture
+def node(request: pytest.FixtureRequest, audit: Audit) -> AuditedNode:
+    """One node of the inventory with its facts (gathered once per session)."""
+    return audit.audited_node(request.param)
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """Attach what a verdict was based on (facts, command output, offending objects)."""
+    return Evidence(request.node)

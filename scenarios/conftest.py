@@ -1,0 +1,3 @@
+"""Disruptive reproductions of the documented failures: kind or explicitly allowed clusters only."""
+
+kubeproof_suite = "scenario"

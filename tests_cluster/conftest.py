@@ -1,0 +1,3 @@
+"""Cluster hardening assertions: read-only, evaluated once per cluster from the shared cluster view."""
+
+kubeproof_suite = "cluster"

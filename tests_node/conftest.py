@@ -1,0 +1,3 @@
+"""Node hardening assertions: read-only, one test per (failure id, node), judged from node facts."""
+
+kubeproof_suite = "node"
