@@ -118,7 +118,7 @@ class Audit:
                 self._view = ClusterView.from_dump(self.target.dump)
             else:
                 api = kube_client.api_client(self.target.kubeconfig, self.target.context)
-                self._view = ClusterView.live(api, cache=self.cache)
+                self._view = ClusterView.live(api, cache=self.cache, context=self.target.context)
         return self._view
 
     @property
@@ -175,7 +175,7 @@ class AuditedNode:
 
 def _checked_live_target(target: Target) -> Target:
     """Fail fast on a bad context or an unreachable API server, once, before any test runs."""
-    context = kube_client.context_name(target.kubeconfig, target.context)
+    _, context = kube_client.choose_context(target.kubeconfig, target.context)
     api = kube_client.api_client(target.kubeconfig, context)
     kube_client.check_reachable(api, context)
     cluster = target.kind_cluster or kind.cluster_of_context(context)

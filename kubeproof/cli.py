@@ -101,13 +101,13 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 say(f"kubeproof: gathered facts of node {ref.name}")
             except KubeproofError as exc:  # an unreachable node leaves a note, the dump goes on
                 say(f"kubeproof: no facts for node {ref.name}: {exc}")
-        written = dumps.write_dump(audit.view, Path(args.directory), node_facts=facts,
-                                   context=audit.target.context, say=say)
+        dumps.write_dump(audit.view, Path(args.directory), node_facts=facts,
+                         context=audit.target.context)
     except Unavailable as exc:
         raise KubeproofError(str(exc)) from None
     finally:
         audit.close()
-    say(f"kubeproof: wrote {written} to {args.directory}")
+    say(f"kubeproof: wrote the dump of {audit.target.describe()} to {args.directory}")
     return 0
 
 

@@ -1,0 +1,220 @@
+"""The API client: built from a kubeconfig, one request per call, JSON in, plain dicts out.
+
+Every mistake a user can make (missing kubeconfig, unknown context, unreachable server, rejected
+credentials) becomes one KubeproofError line. Responses are decoded with json.loads, never into the
+client's model classes: a cluster can hold 150k pods, and models cost several times the memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import urllib3
+import yaml
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import new_client_from_config
+from kubernetes.config.config_exception import ConfigException
+
+from ..errors import InsufficientPermission, KubeproofError
+
+DEFAULT_KUBECONFIG = "~/.kube/config"
+# (connect, read) seconds for one page of a LIST; a 500-pod page takes well under a second.
+REQUEST_TIMEOUT = (10, 60)
+
+
+def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
+    """kubectl's loading rules: the explicit file, else every file of $KUBECONFIG, else the default."""
+    if kubeconfig:
+        return [kubeconfig]
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [DEFAULT_KUBECONFIG]
+
+
+def _read_kubeconfig(path: str) -> dict:
+    try:
+        with open(os.path.expanduser(path)) as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise KubeproofError(f"cannot read kubeconfig {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where else ""
+        raise KubeproofError(f"cannot read kubeconfig {path}: not YAML{line}") from None
+    if not isinstance(data, dict):
+        raise KubeproofError(f"cannot read kubeconfig {path}: not a kubeconfig (expected a YAML mapping)")
+    return data
+
+
+def _existing(paths: list[str]) -> list[str]:
+    """Like kubectl, files named by $KUBECONFIG that do not exist are skipped; all missing is an error."""
+    found = [p for p in paths if os.path.exists(os.path.expanduser(p))]
+    return found if len(paths) > 1 and found else paths
+
+
+def choose_context(kubeconfig: str | None, context: str | None) -> tuple[list[str], str]:
+    """The kubeconfig files to load and the context to use, checked so a mistake reads as one line."""
+    paths = _existing(kubeconfig_paths(kubeconfig))
+    configs = [_read_kubeconfig(p) for p in paths]
+    known = [c.get("name") for cfg in configs for c in cfg.get("contexts") or [] if isinstance(c, dict)]
+    where = os.pathsep.join(paths)
+    if context is None:
+        # kubectl: the first file that sets current-context wins.
+        context = next((cfg["current-context"] for cfg in configs if cfg.get("current-context")), None)
+        if context is None:
+            raise KubeproofError(f"kubeconfig {where} has no current-context; pass --kube-context "
+                                 f"(known contexts: {', '.join(known) or 'none'})")
+    if context not in known:
+        raise KubeproofError(f"context {context!r} not found in kubeconfig {where} "
+                             f"(known contexts: {', '.join(known) or 'none'})")
+    return paths, context
+
+
+def api_client(kubeconfig: str | None = None, context: str | None = None) -> ApiClient:
+    """An ApiClient for the context; the client library's process-global default stays untouched."""
+    paths, context = choose_context(kubeconfig, context)
+    configuration = Configuration()
+    # One attempt per request: a dead server must fail the run in seconds, not after urllib3's
+    # three silent retries per page.
+    configuration.retries = False
+    try:
+        return new_client_from_config(config_file=os.pathsep.join(paths), context=context,
+                                      persist_config=False, client_configuration=configuration)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise KubeproofError(f"context {context!r} in kubeconfig {os.pathsep.join(paths)}: "
+                             f"{_one_line(exc)}") from None
+
+
+def server_of(api: ApiClient) -> str:
+    return api.configuration.host
+
+
+def _of(context: str | None) -> str:
+    return f" of context {context!r}" if context else ""
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a request does, in the apiserver's own terms (its RequestInfoFactory's rules)."""
+
+    verb: str  # get list watch create update patch delete deletecollection, or the method for /version
+    resource: str = ""  # kubectl's `plural.group` form (the Kind.name form); "" for non-resource paths
+    api_version: str = ""  # `v1`, `apps/v1`
+    namespace: str = ""
+    name: str = ""
+    subresource: str = ""
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+
+
+def request_info(method: str, path: str, query: list[tuple]) -> RequestInfo:
+    """Classify a request as the apiserver does, e.g. GET /apis/apps/v1/namespaces/x/deployments = list."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        api_version, rest = parts[1], parts[2:]
+        group = ""
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, api_version, rest = parts[1], f"{parts[1]}/{parts[2]}", parts[3:]
+    else:
+        return RequestInfo(method.lower())
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3:  # /namespaces/NAME alone is a Namespace object
+        namespace, rest = rest[1], rest[2:]
+    resource = f"{rest[0]}.{group}" if group else rest[0]
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = "/".join(rest[2:])
+    if method in ("GET", "HEAD"):
+        watching = dict(query).get("watch") in ("1", "true")
+        verb = "get" if name else ("watch" if watching else "list")
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = _VERBS.get(method, method.lower())
+    return RequestInfo(verb, resource, api_version, namespace, name, subresource)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _network_reason(exc: BaseException) -> str:
+    """The root cause a person recognises ("Connection refused", "timed out") behind urllib3's wrappers.
+
+    urllib3 files a refused connection under its timeout errors too, so the OS error is looked for first.
+    """
+    chain = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+    for error in chain:
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+    if any(isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError)) for error in chain):
+        return "timed out"
+    return _one_line(exc)
+
+
+def _send(api: ApiClient, path: str, query: list[tuple], timeout, context: str | None) -> tuple[int, bytes]:
+    """One GET through the client's own serialization, auth and connection pool.
+
+    This client generation's call_api hands back the raw, undecoded response (the equivalent of
+    `_preload_content=False` in older generations); we read its bytes and leave decoding to json.loads.
+    """
+    method, url, headers, _, _ = api.param_serialize(
+        method="GET", resource_path=path, query_params=query or None,
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    try:
+        response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+        return response.status, response.read()
+    except urllib3.exceptions.HTTPError as exc:
+        reason = _network_reason(exc)
+    except ApiException as exc:  # how the client reports TLS failures: status 0, multi-line reason
+        reason = _one_line(exc.reason)
+    raise KubeproofError(f"cannot reach the API server {server_of(api)}{_of(context)}: {reason}") from None
+
+
+def _status_message(body: bytes) -> str:
+    """The message of the apiserver's Status object, or the start of the body when it is not one."""
+    try:
+        status = json.loads(body)
+        return status.get("message") or status.get("reason") or ""
+    except (ValueError, AttributeError):
+        return _one_line(body.decode(errors="replace"))[:200]
+
+
+def _decode(api: ApiClient, path: str, body: bytes) -> dict:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise KubeproofError(f"GET {path} on {server_of(api)} answered something that is not JSON: "
+                             f"{_status_message(body)}") from None
+
+
+def check_reachable(api: ApiClient, context: str | None, timeout: float = 5) -> dict:
+    """GET /version once, with short timeouts; returns the server's version dict."""
+    status, body = _send(api, "/version", [], (timeout, timeout), context)
+    if status == 401:
+        raise KubeproofError(f"the API server {server_of(api)}{_of(context)} rejected the credentials "
+                             "(401 Unauthorized): renew them or use another context")
+    if status != 200:
+        raise KubeproofError(f"GET /version on {server_of(api)} answered {status}: {_status_message(body)}")
+    return _decode(api, "/version", body)
+
+
+def get_json(api: ApiClient, path: str, query: list[tuple] | None = None,
+             timeout=REQUEST_TIMEOUT) -> dict | None:
+    """GET path as a dict; None when the server has no such resource (404)."""
+    query = query or []
+    status, body = _send(api, path, query, timeout, None)
+    if status == 404:
+        return None
+    if status == 403:
+        info = request_info("GET", path, query)
+        raise InsufficientPermission(info.verb, info.resource or path)
+    if status != 200:
+        raise KubeproofError(f"GET {path} on {server_of(api)} answered {status}: {_status_message(body)}")
+    return _decode(api, path, body)

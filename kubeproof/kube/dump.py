@@ -1,0 +1,213 @@
+"""Cluster dumps on disk: kubeproof's own format (read and written) and `kubectl cluster-info dump`.
+
+kubeproof's format, one directory:
+
+    kubeproof-dump.json        format version, source context, server version, created, kinds
+    <kind.name>.json           {"apiVersion": "v1", "kind": "List", "items": [...]}, one per kind
+    nodes-facts/<node>.json    node facts gathered beside the objects
+
+Secrets are written without their private keys and tokens (see redact_secret), so a dump can be
+attached to an issue or committed as a test fixture.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from ..errors import KubeproofError, Unavailable
+from .kinds import KINDS, Kind
+
+METADATA_FILE = "kubeproof-dump.json"
+FORMAT = "kubeproof-dump"
+FORMAT_VERSION = 1
+FACTS_DIR = "nodes-facts"
+REDACTED_ANNOTATION = "kubeproof.io/redacted"
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"  # holds the data in clear
+
+# `kubectl cluster-info dump --output-directory DIR` layout, as written by kubectl's
+# staging/src/k8s.io/kubectl/pkg/cmd/clusterinfo/clusterinfo_dump.go (Run):
+#   DIR/nodes.<ext>                          the NodeList
+#   DIR/<ns>/{events,replication-controllers,services,daemonsets,deployments,replicasets,pods}.<ext>
+#   DIR/<ns>/<pod>/logs.txt                  container logs (ignored here)
+# <ext> is .json for the default -o json and .yaml for -o yaml. The namespaces are the directory
+# names only: no Namespace objects are written. Each file is one typed list printed by kubectl's
+# printer (kind "PodList", apiVersion "v1") whose items, as the apiserver returns them in a list,
+# carry no apiVersion/kind. Files are matched to kinds by plural, so a namespaces.json or
+# configmaps.json added beside them by hand is read too; replication-controllers is not a kind here.
+KUBECTL_EXTENSIONS = (".json", ".yaml")
+_BY_PLURAL = {k.plural: k for k in KINDS if not k.optional}  # a CRD's plural may shadow a core one
+
+
+def storage_key(item: dict) -> str:
+    """The object's etcd key below its resource prefix: LISTs return items sorted by it."""
+    meta = item.get("metadata") or {}
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta.get("name", "")
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+
+
+def _only_certificates(value: str) -> bool:
+    """True when the base64 value decodes to PEM CERTIFICATE blocks and nothing else."""
+    try:
+        text = base64.b64decode(value, validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    rest, count = _PEM_CERTIFICATE.subn("", text)
+    return count > 0 and not rest.strip()
+
+
+def redact_secret(secret: dict) -> dict:
+    """The Secret with only its certificates: keys, tokens, passwords and anything else are dropped.
+
+    Certificates stay because assertions check their expiry; the dropped entries' names are kept
+    in an annotation so a reader knows what was there.
+    """
+    data = secret.get("data") or {}
+    kept = {key: value for key, value in data.items() if _only_certificates(value)}
+    # stringData is write-only and never comes back from the API; drop it if a source object has it.
+    dropped = sorted(set(data) - set(kept)) + sorted(secret.get("stringData") or {})
+    metadata = dict(secret.get("metadata") or {})
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items()
+                   if k != LAST_APPLIED_ANNOTATION}
+    if dropped:
+        annotations[REDACTED_ANNOTATION] = ",".join(dropped)
+    metadata.pop("annotations", None)
+    if annotations:
+        metadata["annotations"] = annotations
+    redacted = {**secret, "metadata": metadata}
+    redacted.pop("stringData", None)
+    if "data" in secret:
+        redacted["data"] = kept
+    return redacted
+
+
+def _load(path: Path):
+    try:
+        text = path.read_text()
+        if path.suffix == ".yaml":
+            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise KubeproofError(f"cannot read dump file {path}: {' '.join(str(exc).split())}") from None
+
+
+def _items_of(path: Path) -> list[dict]:
+    data = _load(path)
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise KubeproofError(f"dump file {path} is not a Kubernetes List (no items)")
+    return data["items"]
+
+
+@dataclass
+class Dump:
+    """A dump directory opened for reading: which files hold each kind, and what is known about it."""
+
+    directory: Path
+    description: str
+    files: dict[str, list[Path]]  # kind name -> its list files, read in this order
+    context: str | None = None
+    version: dict | None = None
+    missing_why: dict[str, str] = field(default_factory=dict)  # kind name -> why it was not dumped
+
+    def items(self, kind: Kind) -> list[dict]:
+        if kind.name not in self.files:
+            why = self.missing_why.get(kind.name)
+            raise Unavailable(f"the dump {self.directory} does not contain {kind.name}"
+                              + (f" ({why} when it was written)" if why else ""))
+        return [item for path in self.files[kind.name] for item in _items_of(path)]
+
+
+def _open_kubeproof(directory: Path) -> Dump:
+    meta = _load(directory / METADATA_FILE)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise KubeproofError(f"{directory / METADATA_FILE} is not a kubeproof dump description")
+    if meta.get("formatVersion", 0) > FORMAT_VERSION:
+        raise KubeproofError(f"the dump {directory} has format version {meta['formatVersion']}; "
+                             f"this kubeproof reads up to {FORMAT_VERSION}: upgrade kubeproof")
+    of = f" of context {meta['context']}" if meta.get("context") else ""
+    return Dump(directory, f"dump {directory} (kubeproof{of}, {meta.get('created')})",
+                {name: [directory / f"{name}.json"] for name in meta.get("kinds", [])},
+                context=meta.get("context"), version=meta.get("serverVersion"),
+                missing_why=meta.get("unavailable") or {})
+
+
+def _kubectl_files(directory: Path, extension: str) -> dict[str, list[Path]]:
+    files: dict[str, list[Path]] = {}
+    for kind in _BY_PLURAL.values():
+        if kind.namespaced:
+            # Sorted namespace directories give the cluster-wide LIST's order (etcd key order).
+            found = sorted(directory.glob(f"*/{kind.plural}{extension}"))
+        else:
+            found = [p for p in [directory / f"{kind.plural}{extension}"] if p.is_file()]
+        if found:
+            files[kind.name] = found
+    return files
+
+
+def open_dump(directory: str | Path) -> Dump:
+    """Open a kubeproof dump or a `kubectl cluster-info dump` directory, whichever it is."""
+    directory = Path(directory)
+    if (directory / METADATA_FILE).is_file():
+        return _open_kubeproof(directory)
+    for extension in KUBECTL_EXTENSIONS:
+        if (directory / f"nodes{extension}").is_file():
+            return Dump(directory, f"dump {directory} (kubectl cluster-info dump)",
+                        _kubectl_files(directory, extension))
+    raise KubeproofError(f"{directory} is neither a kubeproof dump (no {METADATA_FILE}) nor a "
+                         "`kubectl cluster-info dump --output-directory` (no nodes.json or nodes.yaml)")
+
+
+def _write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | None = None,
+               context: str | None = None, created: datetime | None = None) -> Path:
+    """Write every kind the view can list, redacted, in kubeproof's format; returns the directory.
+
+    `created` is fixed by generators of committed fixtures so that a regeneration is byte-identical.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / METADATA_FILE).unlink(missing_ok=True)  # see below: it marks a complete dump
+    kinds, unavailable = [], {}
+    for kind in KINDS:
+        try:
+            items = view.list(kind.name)
+        except Unavailable as exc:
+            unavailable[kind.name] = str(exc)
+            continue
+        if kind.name == "secrets":
+            items = [redact_secret(item) for item in items]
+        _write_json(directory / f"{kind.name}.json",
+                    {"apiVersion": "v1", "kind": "List", "items": sorted(items, key=storage_key)})
+        kinds.append(kind.name)
+    if node_facts:
+        (directory / FACTS_DIR).mkdir(exist_ok=True)
+        for node, facts in node_facts.items():
+            _write_json(directory / FACTS_DIR / f"{node}.json", facts)
+    # Written last: a dump interrupted half-way has no description and is not mistaken for whole.
+    _write_json(directory / METADATA_FILE, {
+        "format": FORMAT,
+        "formatVersion": FORMAT_VERSION,
+        "context": context or view.context,
+        "serverVersion": view.version(),
+        "created": (created or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "kinds": kinds,
+        "unavailable": unavailable,
+    })
+    return directory
+
+
+def read_node_facts(directory: str | Path) -> dict[str, dict]:
+    """The node facts saved in a kubeproof dump, by node name ({} when it has none)."""
+    return {path.stem: _load(path) for path in sorted((Path(directory) / FACTS_DIR).glob("*.json"))}

@@ -1,0 +1,264 @@
+"""A read-only API server replaying a ClusterView over HTTP, for the real `kubernetes` client.
+
+It answers as kube-apiserver does where kubeproof depends on it: cluster-wide and namespaced LISTs
+paginated with `limit`/`continue` (etcd key order, opaque continue tokens in the apiserver's own
+encoding, `remainingItemCount`), single-object GETs, /version, bearer-token authentication, and
+Status objects for 400/401/403/404/405/410. Every request is recorded with the verb the apiserver's
+authorizer would see, so tests can prove a run was read-only and paginated.
+
+    with ReplayServer("selftest/data/clusters/healthy", forbidden={"secrets"}) as server:
+        server.write_kubeconfig(path)      # then: pytest --kubeconfig path --kube-context replay
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+
+from .client import RequestInfo, request_info
+from .dump import storage_key
+from .kinds import KINDS, Kind
+from .view import ClusterView
+
+Response = tuple[int, dict]
+# etcd3's own wording (k8s.io/apiserver/pkg/storage/etcd3/errors.go) for a compacted continue token.
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter.")
+# What a view without a recorded version (a kubectl dump) answers on /version.
+UNKNOWN_VERSION = {"major": "", "minor": "", "gitVersion": "v0.0.0-replay", "platform": "linux/amd64"}
+USER = "kubeproof-replay"  # whom the token authenticates, as named in Forbidden messages
+
+
+def _status(code: int, reason: str, message: str, details: dict | None = None) -> Response:
+    """A metav1.Status failure, shaped as kube-apiserver writes it."""
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason}
+    if details is not None:
+        body["details"] = details
+    body["code"] = code
+    return code, body
+
+
+def _details(resource: str, name: str = "") -> dict:
+    """Status details name the resource as plural + group: `pods`, or `deployments` in `apps`."""
+    plural, _, group = resource.partition(".")
+    return {key: value for key, value in (("name", name), ("group", group), ("kind", plural)) if value}
+
+
+@dataclass
+class _Collection:
+    kind: Kind
+    items: list[dict]  # in etcd key order, as a LIST returns them
+    keys: list[str]
+
+    @classmethod
+    def of(cls, kind: Kind, items: list[dict]) -> "_Collection":
+        ordered = sorted(items, key=storage_key)
+        return cls(kind, ordered, [storage_key(item) for item in ordered])
+
+    def in_namespace(self, namespace: str) -> "_Collection":
+        if not namespace:
+            return self
+        return _Collection.of(self.kind, [i for i in self.items if i["metadata"].get("namespace") == namespace])
+
+    def as_list_item(self, item: dict) -> dict:
+        """Built-in kinds' LIST items carry no apiVersion/kind; a CRD's (unstructured) do."""
+        if self.kind.optional:
+            return item
+        return {key: value for key, value in item.items() if key not in ("apiVersion", "kind")}
+
+
+def _serves(collection: _Collection | None, info: RequestInfo) -> bool:
+    """Whether the path names the collection the way the apiserver routes it."""
+    if collection is None or info.api_version != collection.kind.api_version or info.subresource:
+        return False
+    if collection.kind.namespaced:
+        return bool(info.namespace) or not info.name  # /api/v1/pods lists; /api/v1/pods/x is no route
+    return not info.namespace
+
+
+def _newest_revision(collections) -> int:
+    """The LISTs' resourceVersion: etcd's revision is at least that of the newest object."""
+    revisions = [item["metadata"].get("resourceVersion", "") for c in collections for item in c.items]
+    return max([int(rv) for rv in revisions if rv.isdigit()] or [1])
+
+
+def _encode_continue(rv: int, start: str) -> str:
+    """The apiserver's token (k8s.io/apiserver/pkg/storage/continue.go): base64url JSON, no padding."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    """(rv, start key) of a token; ValueError with the apiserver's reason when it is not valid."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        version, rv, start = decoded["v"], decoded["rv"], decoded["start"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"continue key is not valid: {exc}") from None
+    if version != "meta.k8s.io/v1":
+        raise ValueError(f"continue key is not valid: server does not recognize this encoded version {version}")
+    if not isinstance(rv, int) or rv == 0 or not isinstance(start, str) or not start:
+        raise ValueError("continue key is not valid: incorrect encoded start resourceVersion or key")
+    return rv, start
+
+
+class ReplayServer:
+    def __init__(self, source: ClusterView | str | Path, *, page_size_cap: int | None = None,
+                 token: str = "kubeproof-replay", forbidden: set[str] | frozenset[str] = frozenset(),
+                 port: int = 0):
+        view = source if isinstance(source, ClusterView) else ClusterView.from_dump(source)
+        self._collections = {k.name: _Collection.of(k, view.list(k.name)) for k in KINDS if view.has(k.name)}
+        self._version = view.version() or UNKNOWN_VERSION
+        self._rv = _newest_revision(self._collections.values())
+        self.page_size_cap = page_size_cap
+        self.token = token
+        self.forbidden = frozenset(forbidden)
+        self.requests: list[tuple[str, str, list[tuple[str, str]]]] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> "ReplayServer":
+        # A short poll interval: stop() waits for the next poll, and tests start many servers.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="replay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join()
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (the CLI's `replay` command)."""
+        try:
+            self._httpd.serve_forever()
+        finally:
+            self._httpd.server_close()
+
+    def __enter__(self) -> "ReplayServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def write_kubeconfig(self, path: str | Path, context: str = "replay") -> Path:
+        """A kubeconfig whose context reaches this server with its bearer token."""
+        path = Path(path)
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+            "current-context": context,
+        }, sort_keys=False))
+        return path
+
+    def respond(self, method: str, path: str, query: list[tuple[str, str]], authorization: str) -> Response:
+        """The answer to one request; records it first, whatever the answer."""
+        info = request_info(method, path, query)
+        with self._lock:
+            self.requests.append((info.verb, path, query))
+        if authorization != f"Bearer {self.token}":
+            return _status(401, "Unauthorized", "Unauthorized")
+        if method != "GET" or info.verb == "watch":
+            return _status(405, "MethodNotAllowed", "the server does not allow this method on the "
+                          "requested resource (the replay server is read-only and serves no watches)", {})
+        if path.rstrip("/") == "/version":
+            return 200, self._version
+        # The apiserver authorizes before it looks the resource up: forbidden wins over not found.
+        if info.resource in self.forbidden:
+            return self._forbidden(info)
+        collection = self._collections.get(info.resource)
+        if not _serves(collection, info):
+            return _status(404, "NotFound", "the server could not find the requested resource", {})
+        if info.name:
+            return self._get(collection, info)
+        return self._list(collection.in_namespace(info.namespace), dict(query))
+
+    def _forbidden(self, info: RequestInfo) -> Response:
+        plural, _, group = info.resource.partition(".")
+        subject = f'{info.resource} "{info.name}"' if info.name else info.resource
+        scope = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
+        return _status(403, "Forbidden", f'{subject} is forbidden: User "{USER}" cannot {info.verb} '
+                      f'resource "{plural}" in API group "{group}" {scope}', _details(info.resource, info.name))
+
+    def _get(self, collection: _Collection, info: RequestInfo) -> Response:
+        key = f"{info.namespace}/{info.name}" if info.namespace else info.name
+        index = bisect.bisect_left(collection.keys, key)
+        if index < len(collection.keys) and collection.keys[index] == key:
+            return 200, collection.items[index]
+        return _status(404, "NotFound", f'{info.resource} "{info.name}" not found',
+                      _details(info.resource, info.name))
+
+    def _list(self, collection: _Collection, query: dict[str, str]) -> Response:
+        start = 0
+        if query.get("continue"):
+            try:
+                rv, start_key = _decode_continue(query["continue"])
+            except ValueError as exc:
+                return _status(400, "BadRequest", f"invalid continue token: {exc}")
+            if rv != self._rv:  # issued against another revision: as if etcd had compacted it
+                return _status(410, "Expired", CONTINUE_EXPIRED)
+            start = bisect.bisect_left(collection.keys, start_key)
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            return _status(400, "BadRequest", f"limit: Invalid value: {query['limit']!r}")
+        if limit > 0 and self.page_size_cap:
+            limit = min(limit, self.page_size_cap)  # the server may return fewer than asked
+        end = min(start + limit, len(collection.items)) if limit > 0 else len(collection.items)
+        metadata: dict = {"resourceVersion": str(self._rv)}
+        if end < len(collection.items):
+            # Like etcd3's store: continue right after the last returned key.
+            metadata["continue"] = _encode_continue(self._rv, collection.keys[end - 1] + "\x00")
+            metadata["remainingItemCount"] = len(collection.items) - end
+        kind = collection.kind
+        return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": metadata,
+                     "items": [collection.as_list_item(item) for item in collection.items[start:end]]}
+
+
+def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+        # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+        # delayed ACK (~40 ms a request).
+        disable_nagle_algorithm = True
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)  # drain a request body so the connection stays usable
+            url = urlsplit(self.path)
+            code, body = server.respond(self.command, url.path, parse_qsl(url.query, keep_blank_values=True),
+                                        self.headers.get("Authorization", ""))
+            payload = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        def log_message(self, format, *args) -> None:
+            """Quiet: the requests are recorded in server.requests instead."""
+
+    return Handler
