@@ -16,7 +16,7 @@ from typing import Callable
 
 from . import kind
 from . import profile as profiles
-from .errors import NodeUnreachable, Unavailable
+from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .kube import client as kube_client
 from .kube import dump as dumps
 from .kube.view import ClusterView
@@ -153,6 +153,8 @@ class Audit:
             return gather.gather(host, ref.name, root=ref.root, timeout=self.node_timeout)
         except NodeUnreachable as exc:
             return {"error": exc.reason}  # cached too: the node's other tests fail fast
+        except KubeproofError as exc:  # e.g. a --hosts URL whose scheme no transport serves
+            return {"error": str(exc)}
 
 
 class AuditedNode:

@@ -1,0 +1,1 @@
+"""Reaching nodes and gathering their facts."""

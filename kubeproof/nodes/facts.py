@@ -1,0 +1,154 @@
+"""NodeFacts: the read-only view of one node's gathered facts that assertions read.
+
+A thin accessor over the dict gather.gather() returns (its keys are documented in gather.py).
+It never touches the network, so assertions built on it run on recorded facts as well. Values
+handed out are copies: an assertion cannot change what the next one sees.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+class NodeFacts:
+    def __init__(self, facts: dict):
+        self._facts = copy.deepcopy(facts)
+
+    def __repr__(self) -> str:
+        return f"NodeFacts({self.name!r})"
+
+    def _get(self, *keys: str) -> Any:
+        value: Any = self._facts
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return copy.deepcopy(value)
+
+    def as_dict(self) -> dict:
+        return copy.deepcopy(self._facts)
+
+    @property
+    def name(self) -> str | None:
+        return self._facts.get("node")
+
+    @property
+    def gathered_at(self) -> str | None:
+        return self._facts.get("gathered_at")
+
+    @property
+    def node_time(self) -> str | None:
+        """The node's own clock when gathered (compare with gathered_at for skew)."""
+        return self._facts.get("node_time")
+
+    @property
+    def hostname(self) -> str | None:
+        return self._facts.get("hostname")
+
+    @property
+    def kernel_release(self) -> str | None:
+        return self._get("kernel", "release")
+
+    @property
+    def kernel_version(self) -> tuple[int, ...] | None:
+        version = self._get("kernel", "version")
+        return tuple(version) if version is not None else None
+
+    @property
+    def kernel_cmdline_params(self) -> dict[str, str | None]:
+        return self._get("kernel", "cmdline_params") or {}
+
+    @property
+    def os_release(self) -> dict[str, str]:
+        return self._get("os") or {}
+
+    @property
+    def cgroup(self) -> dict:
+        return self._get("cgroup") or {}
+
+    @property
+    def cgroup_version(self) -> int | None:
+        return self._get("cgroup", "version")
+
+    def process(self, name: str) -> list[dict]:
+        """The running processes named name (their comm), [] if none."""
+        return self._get("processes", name) or []
+
+    @property
+    def processes(self) -> dict[str, list[dict]]:
+        return self._get("processes") or {}
+
+    def sysctl(self, key: str) -> str | None:
+        """The value of a gathered sysctl as /proc/sys shows it ("32768 60999"), None if absent."""
+        return self._get("sysctl", key)
+
+    def sysctl_ints(self, key: str) -> tuple[int, ...] | None:
+        value = self.sysctl(key)
+        return tuple(int(word) for word in value.split()) if value is not None else None
+
+    @property
+    def sockstat(self) -> dict[str, dict[str, int | None]]:
+        return self._get("sockstat") or {}
+
+    def filesystem(self, path: str) -> dict | None:
+        """Space and inodes of the filesystem holding path (one of the gathered paths), or None."""
+        return self._get("filesystems", path)
+
+    @property
+    def filesystems(self) -> dict[str, dict]:
+        return self._get("filesystems") or {}
+
+    @property
+    def kubelet(self) -> dict:
+        return self._get("kubelet") or {}
+
+    @property
+    def kubelet_running(self) -> bool:
+        return self._get("kubelet", "pid") is not None
+
+    @property
+    def kubelet_flags(self) -> dict[str, list[str]]:
+        return self._get("kubelet", "flags") or {}
+
+    def kubelet_flag(self, name: str) -> str | None:
+        """The running kubelet's effective value of --name (the last one given), or None."""
+        values = self.kubelet_flags.get(name)
+        return values[-1] if values else None
+
+    @property
+    def kubelet_config(self) -> dict | None:
+        return self._get("kubelet", "config")
+
+    @property
+    def certificates(self) -> list[dict]:
+        return self._get("certificates") or []
+
+    @property
+    def runtime(self) -> dict:
+        return self._get("runtime") or {}
+
+    @property
+    def systemd_version(self) -> int | None:
+        return self._get("systemd", "version")
+
+    @property
+    def systemd_package(self) -> str | None:
+        return self._get("systemd", "package")
+
+    @property
+    def static_pods(self) -> dict[str, Any]:
+        return self._get("static_pods") or {}
+
+    def static_pod(self, name: str) -> Any:
+        """A parsed manifest by file name ("kube-apiserver.yaml") or full path, or None."""
+        pods = self.static_pods
+        return pods.get(name, pods.get(f"/etc/kubernetes/manifests/{name}"))
+
+    @property
+    def parse_errors(self) -> dict[str, str]:
+        return self._get("parse_errors") or {}
+
+    def raw(self, section: str) -> dict | None:
+        """gather.sh's section as {"output": str, "rc": int}: the evidence to show, or None."""
+        return self._get("raw", section)

@@ -1,0 +1,251 @@
+# kubeproof node gatherer: everything the node assertions read, in ONE execution.
+#
+# POSIX sh (dash, busybox ash); only sh builtins, coreutils, grep, sed, find and df. It reads and
+# never writes, and never fails as a whole: a missing file or command gives an empty section with
+# its exit status. Output, parsed by gather.py:
+#
+#   @@kubeproof-gather 1
+#   @@kubeproof-section NAME
+#   <the section's stdout and stderr, verbatim: this is also the evidence users see>
+#   <one newline, always printed; the parser strips exactly one, so the output above is exact>
+#   @@kubeproof-end NAME rc=N
+#   ...
+#   @@kubeproof-gather-end
+#
+# Inside a section "@@kubeproof-item KEY" starts a keyed block (a file, a path), with the same
+# trailing newline rule. Secrets stay on the node: only CERTIFICATE blocks of PEM files and the
+# certificate lines of kubeconfigs are printed, and credential values in config files are redacted.
+
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LC_ALL=C
+export PATH LC_ALL
+
+DAEMONS=' kubelet dockerd containerd crio kube-proxy calico-node bird felix flanneld cilium-agent weaver kube-apiserver etcd '
+SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_port_range
+fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
+net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
+FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
+PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki'
+
+section() {
+	name=$1
+	shift
+	printf '@@kubeproof-section %s\n' "$name"
+	# A subshell, so that nothing a section does (cd, exit, variables) leaks into the next one.
+	( "$@" ) </dev/null 2>&1
+	rc=$?
+	printf '\n@@kubeproof-end %s rc=%d\n' "$name" "$rc"
+}
+
+item() {
+	printf '@@kubeproof-item %s\n' "$1"
+	shift
+	"$@"
+	st=$?
+	printf '\n'
+	return $st
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# The arguments that exist, one per line (unmatched globs stay literal and drop out here).
+existing() {
+	for p in "$@"; do
+		[ -e "$p" ] && printf '%s\n' "$p"
+	done
+}
+
+# emit FILTER FILE...: each existing regular file as an item, through FILTER. 1 if none exists.
+emit() {
+	filter=$1
+	shift
+	none=1
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		none=0
+		item "$f" "$filter" "$f"
+	done
+	return $none
+}
+
+# Credentials in runtime and kubelet configs never leave the node: passwords in URLs and the
+# values of password/auth/token keys (TOML, YAML or JSON; a JSON line keeps its comma).
+redact() {
+	sed -E -e 's#(://)[^/@[:space:]"]*@#\1<redacted>@#g' \
+		-e 's/^([[:space:]]*"?(password|auth|identitytoken|token)"?[[:space:]]*[:=]).*[^,](,?)[[:space:]]*$/\1 "<redacted>"\3/' "$1"
+}
+
+# Only CERTIFICATE blocks leave the node. A block ends at the next line starting with "-----", so
+# a truncated certificate followed by a private key cannot drag the key out, and only the markers
+# and base64 lines of the block are printed.
+cert_blocks() {
+	sed -n '/^-----BEGIN CERTIFICATE-----/,/^-----/{
+/^-----BEGIN CERTIFICATE-----/p
+/^-----END CERTIFICATE-----/p
+\%^[A-Za-z0-9+/=]*[[:space:]]*$%p
+}' "$1"
+}
+
+# "PID COMM" of every process named like a node daemon. Read once: several sections use it.
+find_daemons() {
+	for c in /proc/[0-9]*/comm; do
+		read -r comm 2>/dev/null <"$c" || continue
+		case $DAEMONS in
+		*" $comm "*)
+			p=${c#/proc/}
+			printf '%s %s\n' "${p%/comm}" "$comm"
+			;;
+		esac
+	done
+}
+
+argv_of() {
+	tr '\0' '\n' 2>/dev/null <"/proc/$1/cmdline"
+}
+
+processes() {
+	node_ns=$(readlink /proc/self/ns/pid)
+	printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
+		[ -n "$pid" ] || continue
+		printf '%s comm %s\n' "$pid" "$comm"
+		# The node's own daemons share our PID namespace; a container's (a kind node's kubelet
+		# seen from its host, a pod's calico-node) do not.
+		ns=$(readlink "/proc/$pid/ns/pid")
+		printf '%s pidns %s\n' "$pid" "$([ -n "$ns" ] && [ "$ns" = "$node_ns" ] && echo node || echo other)"
+		argv_of "$pid" | while IFS= read -r arg || [ -n "$arg" ]; do
+			printf '%s argv %s\n' "$pid" "$arg"
+		done
+		grep -s -E '^Max (open files|processes) ' "/proc/$pid/limits" | sed "s/^/$pid limit /"
+	done
+}
+
+# The running kubelet's --config (either flag form), then the kubeadm default.
+kubelet_config_paths() {
+	printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
+		[ "$comm" = kubelet ] && argv_of "$pid" | sed -n -e 's/^--config=//p' -e '/^--config$/{n;p;}'
+	done
+	printf '%s\n' /var/lib/kubelet/config.yaml
+}
+
+sysctls() {
+	cd /proc/sys || return
+	grep -H '' $(existing $SYSCTLS)
+}
+
+memory_cgroup_dirs() {
+	d=/sys/fs/cgroup/memory
+	[ -d "$d" ] || d=/sys/fs/cgroup
+	printf '%s %s\n' "$d" "$(find "$d" -xdev -type d | wc -l)"
+}
+
+# The field reports' kmem leak signals under the kubepods memory cgroup (cgroup v1 only).
+kmem() {
+	for d in /sys/fs/cgroup/memory/kubepods /sys/fs/cgroup/memory/kubepods.slice; do
+		[ -d "$d" ] || continue
+		grep -H '' $(existing "$d/memory.kmem.usage_in_bytes" "$d/memory.kmem.limit_in_bytes")
+		s=$d/memory.kmem.slabinfo
+		if [ -e "$s" ]; then
+			err=$(cat "$s" 2>&1 >/dev/null)
+			rc=$?
+			printf '%s slabinfo bytes=%s rc=%s %s\n' "$d" "$(cat "$s" 2>/dev/null | wc -c)" "$rc" "$err"
+		else
+			printf '%s slabinfo absent\n' "$d"
+		fi
+	done
+}
+
+df_both() {
+	df -P -k "$1" && df -P -i "$1"
+}
+
+disk_free() {
+	st=0
+	for p in $FS_PATHS; do
+		[ -d "$p" ] || continue
+		item "$p" df_both "$p" || st=$?
+	done
+	return $st
+}
+
+certificates() {
+	dirs=$(existing $PKI_DIRS)
+	[ -n "$dirs" ] || return 1 # find without a directory would search the working directory
+	emit cert_blocks $(find $dirs \( -name '*.crt' -o -name '*.pem' \) ! -name '*-key.pem' | sort)
+}
+
+kubeconfig_certificates() {
+	grep -H -E '^[[:space:]]*(client-certificate-data|certificate-authority-data):' \
+		$(existing /etc/kubernetes/*.conf /var/lib/kubelet/kubeconfig)
+}
+
+docker_info() {
+	have docker || return 127
+	t=
+	have timeout && t='timeout 10'
+	# Reduced on the node by docker's own template: the full info can carry proxy credentials.
+	f='{"Driver":{{json .Driver}},"DriverStatus":{{json .DriverStatus}},'
+	f=$f'"DockerRootDir":{{json .DockerRootDir}},"CgroupDriver":{{json .CgroupDriver}},'
+	f=$f'"CgroupVersion":{{json .CgroupVersion}},"ServerVersion":{{json .ServerVersion}}}'
+	$t docker info --format "$f"
+}
+
+docker_root() {
+	[ -d /var/lib/docker ] || return 1
+	ls -1A /var/lib/docker
+}
+
+containerd_snapshots() {
+	for d in /var/lib/containerd/io.containerd.snapshotter.v1.*; do
+		[ -d "$d" ] || continue
+		printf '%s %s\n' "${d##*/}" "$(ls -A "$d/snapshots" 2>/dev/null | wc -l)"
+	done
+}
+
+systemd_version() {
+	have systemctl || return 127
+	systemctl --version
+}
+
+# rpm first (the PLEG report names an RPM build), but a busybox rpm applet may answer on dpkg systems.
+systemd_package() {
+	if have rpm && out=$(rpm -q systemd 2>/dev/null); then
+		printf '%s\n' "$out"
+		return 0
+	fi
+	have dpkg-query || return 127
+	dpkg-query -W -f='${Package}-${Version}\n' systemd
+}
+
+DAEMON_PIDS=$(find_daemons)
+
+printf '@@kubeproof-gather 1\n'
+section clock date -u +%Y-%m-%dT%H:%M:%SZ
+section kernel grep -H '' /proc/sys/kernel/osrelease /proc/sys/kernel/version /proc/sys/kernel/hostname /proc/cmdline
+section os-release cat /etc/os-release
+section cgroup-mounts grep -E '^[^ ]+ [^ ]+ cgroup2? ' /proc/mounts
+section proc-cgroups cat /proc/cgroups
+section memory-cgroup-dirs memory_cgroup_dirs
+section cgroup-stat grep -H '' $(existing /sys/fs/cgroup/cgroup.stat /sys/fs/cgroup/unified/cgroup.stat)
+section kmem kmem
+section processes processes
+section sysctl sysctls
+section sockstat grep -H '' $(existing /proc/net/sockstat /proc/net/sockstat6)
+section df disk_free
+section kubelet-config emit redact $(kubelet_config_paths | sort -u)
+section kubelet-env emit redact /var/lib/kubelet/kubeadm-flags.env /etc/default/kubelet \
+	/etc/sysconfig/kubelet /etc/systemd/system/kubelet.service.d/*.conf \
+	/etc/systemd/system/kubelet.service /lib/systemd/system/kubelet.service \
+	/usr/lib/systemd/system/kubelet.service
+section certificates certificates
+section kubeconfig-certificates kubeconfig_certificates
+section runtime-config emit redact /etc/docker/daemon.json /etc/containerd/config.toml \
+	/etc/containers/storage.conf /etc/crio/crio.conf
+section docker-info docker_info
+section docker-root docker_root
+section containerd-snapshots containerd_snapshots
+section systemd-version systemd_version
+section systemd-package systemd_package
+section static-pods emit redact /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml \
+	/etc/kubernetes/manifests/*.json
+printf '@@kubeproof-gather-end\n'
+exit 0

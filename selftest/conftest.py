@@ -1,0 +1,54 @@
+"""Fixtures of kubeproof's own tests: the node image and node containers under the real Docker engine."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # selftest/ is not a package: make nodeimage importable
+
+import nodeimage  # noqa: E402
+
+
+def _docker_available() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def node_image() -> str:
+    """The Debian node image's tag, built on first use (~40 s) and cached across runs."""
+    if not _docker_available():
+        pytest.skip("needs a running Docker engine (.ci/run starts one)")
+    return nodeimage.ensure_image()
+
+
+@pytest.fixture(scope="session")
+def node_container(node_image: str) -> Iterator[Callable[..., str]]:
+    """Start node containers: node_container("--ulimit", "nofile=1024:1024") -> container name.
+
+    The arguments go to `docker run` before the image. Every container started is removed at the
+    end of the session, whatever happened; each name is recorded before `docker run`, so one
+    that failed half-way is removed too.
+    """
+    started: list[str] = []
+
+    def start(*docker_run_args: str) -> str:
+        name = nodeimage.container_name()
+        started.append(name)
+        return nodeimage.start_node(node_image, name, docker_run_args)
+
+    yield start
+    failures = []
+    for name in started:
+        try:
+            nodeimage.remove_node(name)
+        except RuntimeError as exc:  # remove the others all the same, then tell
+            failures.append(str(exc))
+    if failures:
+        raise RuntimeError("; ".join(failures))

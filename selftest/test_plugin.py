@@ -1,0 +1,261 @@
+"""The plugin, driven as a user drives it: pytester runs of small kubeproof suites.
+
+Live-cluster paths go through the real kubernetes client to the replay API server; node paths
+through real hosts (local, Docker). Nothing here mocks kubeproof or the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubeproof.kube.replay import ReplayServer
+
+REPO = Path(__file__).resolve().parent.parent
+HEALTHY = Path(__file__).parent / "data" / "clusters" / "healthy"
+
+NODE_TEST = """
+import pytest
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_node_seen(node):
+    assert node.facts.hostname
+"""
+
+CLUSTER_TEST = """
+import pytest
+
+@pytest.mark.failure("namespace-stuck")
+def test_namespaces(cluster):
+    assert cluster.list("namespaces")
+
+@pytest.mark.failure("cert-expiry")
+def test_secrets(cluster):
+    assert cluster.list("secrets") is not None
+"""
+
+SCENARIO_TEST = """
+import pytest
+
+@pytest.mark.failure("nodefs-pressure")
+def test_scenario_ran(audit):
+    assert audit.target.live
+"""
+
+
+def make_suites(pytester: pytest.Pytester, node: str = NODE_TEST, cluster: str = CLUSTER_TEST,
+                scenario: str = SCENARIO_TEST) -> None:
+    for suite, body in (("node", node), ("cluster", cluster), ("scenario", scenario)):
+        directory = pytester.mkdir(f"suite_{suite}")
+        (directory / "conftest.py").write_text(f"kubeproof_suite = {suite!r}\n")
+        (directory / f"test_{suite}.py").write_text(body)
+
+
+@pytest.fixture
+def without_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH on which no `kind` can be found, so a no-target run never creates a cluster."""
+    keep = [d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "kind").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(keep))
+
+
+@pytest.fixture
+def replay(tmp_path: Path):
+    with ReplayServer(HEALTHY) as server:
+        server.write_kubeconfig(tmp_path / "kubeconfig", context="replay")
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path, replay: ReplayServer) -> str:
+    return str(tmp_path / "kubeconfig")
+
+
+def one_line_error(result: pytest.RunResult, fragment: str) -> None:
+    """The run stopped with a usage error: the message once, on one line, no traceback."""
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if fragment in line]
+    assert len(lines) == 1, output
+    assert lines[0].startswith("ERROR: kubeproof:"), lines[0]
+
+
+def test_options_in_one_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    text = result.stdout.str()
+    group = text[text.index("kubeproof: audit a Kubernetes cluster"):]
+    group = group[:group.index("\n\n")]
+    for option in ("--kube-context", "--kubeconfig", "--kind-cluster", "--keep-cluster", "--from-dump",
+                   "--node-access", "--nodes", "--allow-disruptive", "--profile"):
+        assert option in group, f"{option} missing from the kubeproof group:\n{group}"
+
+
+def test_no_target_audits_this_host_and_skips_the_rest_with_one_line(
+        pytester: pytest.Pytester, without_kind) -> None:
+    make_suites(pytester)
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=3)
+    out = result.stdout.str()
+    assert "kubeproof: target this host as a node (no cluster)" in out
+    assert f"test_node_seen[{socket.gethostname()}] PASSED" in pytester.runpytest("-v").stdout.str()
+    reason = "no cluster: no --kube-context given and kind is not installed"
+    assert f"kubeproof: 2 cluster tests skipped: {reason}" in out
+    assert "kubeproof: 1 scenario tests skipped: disruptive scenarios need a live cluster" in out
+
+
+def test_unknown_context_is_one_line(pytester: pytest.Pytester, kubeconfig: str) -> None:
+    make_suites(pytester)
+    result = pytester.runpytest("--kubeconfig", kubeconfig, "--kube-context", "prod")
+    one_line_error(result, "context 'prod' not found")
+    assert "known contexts: replay" in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize("content", [None, "{not: [yaml", "- just\n- a list\n"])
+def test_unreadable_kubeconfig_is_one_line(pytester: pytest.Pytester, tmp_path: Path, content) -> None:
+    make_suites(pytester)
+    path = tmp_path / "kubeconfig"
+    if content is not None:
+        path.write_text(content)
+    result = pytester.runpytest("--kubeconfig", str(path))
+    one_line_error(result, str(path))
+
+
+def test_unreachable_api_server_fails_once_before_any_worker(pytester: pytest.Pytester,
+                                                             tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dead",
+        "clusters": [{"name": "dead", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "u"}}],
+    }))
+    make_suites(pytester)
+    result = pytester.runpytest_subprocess("--kubeconfig", str(path), "-n", "2")
+    one_line_error(result, "cannot reach the API server")
+    assert "[gw0]" not in result.stdout.str() and "created: 2/2 workers" not in result.stdout.str()
+
+
+def test_profile_with_an_unknown_threshold_is_one_line(pytester: pytest.Pytester, tmp_path: Path,
+                                                        without_kind) -> None:
+    make_suites(pytester)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("nofile_minimum: 1024\n")
+    one_line_error(pytester.runpytest("--profile", str(profile)), "unknown threshold 'nofile_minimum'")
+
+
+def test_disruptive_scenarios_skip_unless_the_target_is_named(pytester: pytest.Pytester,
+                                                              kubeconfig: str) -> None:
+    make_suites(pytester, node="")
+    base = ("--kubeconfig", kubeconfig, "--node-access", "none", "-rs", "suite_scenario")
+    skipped = pytester.runpytest(*base)
+    skipped.assert_outcomes(skipped=1)
+    assert "pass --allow-disruptive=replay to run it there" in skipped.stdout.str()
+
+    allowed = pytester.runpytest(*base, "--allow-disruptive", "replay")
+    allowed.assert_outcomes(passed=1)
+
+    one_line_error(pytester.runpytest(*base, "--allow-disruptive", "prod"),
+                   "--allow-disruptive=prod does not match the target")
+
+
+@pytest.mark.parametrize("declaration, message", [
+    ('@pytest.mark.failure("no-such-failure")', "unknown failure id 'no-such-failure'"),
+    ("", "declares no failure id"),
+])
+def test_failure_ids_are_checked_at_collection(pytester: pytest.Pytester, without_kind,
+                                               declaration: str, message: str) -> None:
+    make_suites(pytester, node=f"import pytest\n\n{declaration}\ndef test_x(node):\n    pass\n")
+    result = pytester.runpytest("suite_node")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting suite_node/test_node.py*", f"*{message}*",
+                                 "*1 error*"])
+
+
+def test_forbidden_list_skips_with_the_verb_and_resource(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    with ReplayServer(HEALTHY, forbidden={"secrets"}) as server:
+        server.write_kubeconfig(tmp_path / "kc", context="replay")
+        make_suites(pytester, node="")
+        result = pytester.runpytest("--kubeconfig", str(tmp_path / "kc"), "--node-access", "none",
+                                    "-rs", "suite_cluster")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*insufficient permission: list secrets*"])
+
+
+def test_unreachable_node_errors_and_the_others_go_on(pytester: pytest.Pytester) -> None:
+    make_suites(pytester)
+    result = pytester.runpytest("suite_node", "--hosts=local://,docker://kubeproof-no-such-node")
+    result.assert_outcomes(passed=1, errors=1)
+    out = result.stdout.str()
+    assert "node kubeproof-no-such-node unreachable:" in out
+    assert "Traceback" not in out
+
+
+def _copy_dump(tmp_path: Path) -> Path:
+    dump = tmp_path / "dump"
+    shutil.copytree(HEALTHY, dump)
+    facts = dump / "nodes-facts"
+    facts.mkdir(exist_ok=True)
+    for node in json.loads((dump / "nodes.json").read_text())["items"]:
+        name = node["metadata"]["name"]
+        (facts / f"{name}.json").write_text(json.dumps({"node": name, "hostname": name}))
+    return dump
+
+
+def test_xdist_workers_collect_the_controllers_inventory(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Each worker changes the cluster (the dump) before collecting; collection stays identical."""
+    dump = _copy_dump(tmp_path)
+    make_suites(pytester)
+    pytester.makeconftest(f"""
+import json, os
+def pytest_configure(config):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # a node joins the cluster as each worker starts
+        path = {str(dump / "nodes.json")!r}
+        nodes = json.load(open(path))
+        nodes["items"].append({{**nodes["items"][0], "metadata": {{"name": "joined-" + worker}}}})
+        json.dump(nodes, open(path, "w"))
+""")
+    result = pytester.runpytest_subprocess("suite_node", "--from-dump", str(dump), "-n", "2", "-v")
+    result.assert_outcomes(passed=2)
+    assert "joined-" not in result.stdout.str()
+    assert "Different tests were collected" not in result.stdout.str() + result.stderr.str()
+
+
+def test_xdist_lists_nodes_once_for_all_workers(pytester: pytest.Pytester, kubeconfig: str,
+                                                replay: ReplayServer) -> None:
+    make_suites(pytester, node="")
+    result = pytester.runpytest_subprocess("suite_cluster", "--kubeconfig", kubeconfig,
+                                           "--node-access", "none", "-n", "2")
+    result.assert_outcomes(passed=2)
+    lists = [r for r in replay.requests if r[0] == "list"]
+    assert len([r for r in lists if r[1] == "/api/v1/namespaces"]) == 1, lists
+    assert {r[0] for r in replay.requests} <= {"get", "list"}
+
+
+def test_catalog_lists_every_documented_failure_with_its_tests() -> None:
+    out = subprocess.run([sys.executable, "-m", "kubeproof", "catalog", "--format", "json"],
+                         capture_output=True, text=True, check=True, cwd=REPO).stdout
+    entries = {e["id"]: e for e in json.loads(out)["failures"]}
+    design = (REPO.parent / "shared" / "DESIGN.md")
+    table_ids = {line.split("|")[1].strip() for line in design.read_text().splitlines()
+                 if line.startswith("| ") and not line.startswith("| id") and "---" not in line} \
+        if design.exists() else set()
+    documented = {"cgroup-kmem-leak", "cert-expiry", "storage-driver", "critical-pod-eviction",
+                  "nofile-exhaustion", "hostname-drift", "nodefs-pressure", "apiserver-anonymous-probe",
+                  "dashboard-exposure", "pleg-unhealthy", "namespace-stuck", "affinity-rollout-stall",
+                  "service-no-endpoints", "workload-crashes", "node-sysctls"}
+    assert documented | table_ids <= set(entries)
+    for entry in entries.values():
+        assert entry["severity"] in ("blocker", "critical", "normal", "minor")
+        assert entry["sources"] and entry["symptoms"] and entry["remediation"]
+        assert {"node_tests", "cluster_tests", "scenarios"} <= set(entry)
