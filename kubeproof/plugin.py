@@ -1,8 +1,8 @@
 """The kubeproof pytest plugin: options, the audit's target and inventory, node parametrization, gates.
 
-Registered through the `pytest11` entry point. It stays inert unless the run includes a kubeproof
-suite (a directory whose conftest.py sets `kubeproof_suite`), so `pytest selftest` or `pytest --help`
-never create a cluster.
+Registered through the `pytest11` entry point. It stays inert unless the run's paths include a
+kubeproof suite (the `kubeproof_suites` ini option names them), so `pytest selftest`, `pytest --help`
+or another project's tests never resolve a target or create a cluster.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .evidence import Evidence
 from .nodes.probe import DEFAULT_IMAGE
 from .target import NODE_ACCESS, Options, disruptive_refusal
 
-SUITE_ATTR = "kubeproof_suite"
 SUITES = ("node", "cluster", "scenario")
 AUDIT = pytest.StashKey[Audit | None]()
 SKIP_REASONS = pytest.StashKey[dict[str, str]]()  # suite -> why its tests skip, said once
@@ -51,11 +50,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="thresholds overriding kubeproof/profile.yaml")
     group.addoption("--probe-image", default=DEFAULT_IMAGE, metavar="IMAGE",
                     help=f"image of the pod node access's probe pods (default {DEFAULT_IMAGE})")
+    parser.addini("kubeproof_suites", type="linelist", default=[],
+                  help="kubeproof suite directories relative to the rootdir, as DIR:KIND with KIND "
+                       "one of node, cluster, scenario")
     group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS",
                     help="give up gathering a node's facts after this long (default 120)")
 
 
+PATH_OPTIONS = ("--kubeconfig", "--from-dump", "--profile")
+
+
+def _check_rootdir(config: pytest.Config) -> None:
+    """Refuse a rootdir pytest derived from the value of one of our path options.
+
+    pytest picks its rootdir before plugins load, so in `--kubeconfig ~/.kube/config` it takes the
+    path for a test path: the rootdir becomes ~/.kube, the project's ini (testpaths, suites) is
+    lost and the wrong tests would run. The `--opt=PATH` form is not mistaken.
+    """
+    args = list(config.invocation_params.args)
+    here = config.invocation_params.dir
+    separate = [flag for flag, value in zip(args, args[1:]) if flag in PATH_OPTIONS
+                and not value.startswith("-")]
+    rooted_above = config.rootpath == here or config.rootpath in here.parents
+    if separate and (config.inipath is None or not rooted_above):
+        flag = separate[0]
+        raise pytest.UsageError(
+            f"kubeproof: pytest took the path after {flag} for a test path and chose the rootdir "
+            f"{config.rootpath}; write {flag}=PATH (or pass --rootdir=.)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _check_rootdir(config)
     config.addinivalue_line("markers", "failure(id): the documented failure (catalog id) this test guards")
     config.stash[AUDIT] = None
     config.stash[SKIP_REASONS] = {}
@@ -74,9 +99,21 @@ def _options(config: pytest.Config) -> Options:
 
 
 def suite_dirs(config: pytest.Config) -> dict[Path, str]:
-    return {Path(plugin.__file__).parent: getattr(plugin, SUITE_ATTR)
-            for plugin in config.pluginmanager.get_plugins()
-            if hasattr(plugin, SUITE_ATTR) and getattr(plugin, "__file__", None)}
+    dirs = {}
+    for line in config.getini("kubeproof_suites"):
+        directory, _, suite = line.rpartition(":")
+        if suite not in SUITES or not directory:
+            raise pytest.UsageError(f"kubeproof_suites: {line!r} is not DIR:KIND with KIND one of "
+                                    f"{', '.join(SUITES)}")
+        dirs[(config.rootpath / directory).resolve()] = suite
+    return dirs
+
+
+def suites_in_run(config: pytest.Config) -> set[str]:
+    """The suites the run's paths reach: a path inside a suite, or a suite inside a path."""
+    paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
+    return {suite for directory, suite in suite_dirs(config).items()
+            if any(p == directory or directory in p.parents or p in directory.parents for p in paths)}
 
 
 def suite_of(path: Path, dirs: dict[Path, str]) -> str | None:
@@ -101,7 +138,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         config.stash[AUDIT] = Audit.from_export(exported) if exported else None
         config.stash[SKIP_REASONS] = config.workerinput.get("kubeproof_skips", {})
         return
-    suites = set(suite_dirs(config).values())
+    suites = suites_in_run(config)
     if not suites or config.stash.get(OFFLINE, False):
         return
     options = _options(config)

@@ -1,3 +1,1 @@
 """Disruptive reproductions of the documented failures: kind or explicitly allowed clusters only."""
-
-kubeproof_suite = "scenario"

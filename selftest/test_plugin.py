@@ -52,9 +52,10 @@ def test_scenario_ran(audit):
 
 def make_suites(pytester: pytest.Pytester, node: str = NODE_TEST, cluster: str = CLUSTER_TEST,
                 scenario: str = SCENARIO_TEST) -> None:
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n    suite_cluster:cluster\n"
+                     "    suite_scenario:scenario\n")
     for suite, body in (("node", node), ("cluster", cluster), ("scenario", scenario)):
         directory = pytester.mkdir(f"suite_{suite}")
-        (directory / "conftest.py").write_text(f"kubeproof_suite = {suite!r}\n")
         (directory / f"test_{suite}.py").write_text(body)
 
 
@@ -112,7 +113,7 @@ def test_no_target_audits_this_host_and_skips_the_rest_with_one_line(
 
 def test_unknown_context_is_one_line(pytester: pytest.Pytester, kubeconfig: str) -> None:
     make_suites(pytester)
-    result = pytester.runpytest("--kubeconfig", kubeconfig, "--kube-context", "prod")
+    result = pytester.runpytest(f"--kubeconfig={kubeconfig}", "--kube-context", "prod")
     one_line_error(result, "context 'prod' not found")
     assert "known contexts: replay" in result.stdout.str() + result.stderr.str()
 
@@ -123,7 +124,7 @@ def test_unreadable_kubeconfig_is_one_line(pytester: pytest.Pytester, tmp_path: 
     path = tmp_path / "kubeconfig"
     if content is not None:
         path.write_text(content)
-    result = pytester.runpytest("--kubeconfig", str(path))
+    result = pytester.runpytest(f"--kubeconfig={path}")
     one_line_error(result, str(path))
 
 
@@ -140,9 +141,15 @@ def test_unreachable_api_server_fails_once_before_any_worker(pytester: pytest.Py
         "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "u"}}],
     }))
     make_suites(pytester)
-    result = pytester.runpytest_subprocess("--kubeconfig", str(path), "-n", "2")
+    result = pytester.runpytest_subprocess(f"--kubeconfig={path}", "-n", "2")
     one_line_error(result, "cannot reach the API server")
     assert "[gw0]" not in result.stdout.str() and "created: 2/2 workers" not in result.stdout.str()
+
+
+def test_a_rootdir_taken_from_an_option_value_is_refused(pytester: pytest.Pytester, kubeconfig: str) -> None:
+    """`--kubeconfig PATH` would make pytest root the run at PATH's directory and lose the suites."""
+    make_suites(pytester)
+    one_line_error(pytester.runpytest("--kubeconfig", kubeconfig), "write --kubeconfig=PATH")
 
 
 def test_profile_with_an_unknown_threshold_is_one_line(pytester: pytest.Pytester, tmp_path: Path,
@@ -150,13 +157,13 @@ def test_profile_with_an_unknown_threshold_is_one_line(pytester: pytest.Pytester
     make_suites(pytester)
     profile = tmp_path / "profile.yaml"
     profile.write_text("nofile_minimum: 1024\n")
-    one_line_error(pytester.runpytest("--profile", str(profile)), "unknown threshold 'nofile_minimum'")
+    one_line_error(pytester.runpytest(f"--profile={profile}"), "unknown threshold 'nofile_minimum'")
 
 
 def test_disruptive_scenarios_skip_unless_the_target_is_named(pytester: pytest.Pytester,
                                                               kubeconfig: str) -> None:
     make_suites(pytester, node="")
-    base = ("--kubeconfig", kubeconfig, "--node-access", "none", "-rs", "suite_scenario")
+    base = (f"--kubeconfig={kubeconfig}", "--node-access", "none", "-rs", "suite_scenario")
     skipped = pytester.runpytest(*base)
     skipped.assert_outcomes(skipped=1)
     assert "pass --allow-disruptive=replay to run it there" in skipped.stdout.str()
@@ -185,7 +192,7 @@ def test_forbidden_list_skips_with_the_verb_and_resource(pytester: pytest.Pytest
     with ReplayServer(HEALTHY, forbidden={"secrets"}) as server:
         server.write_kubeconfig(tmp_path / "kc", context="replay")
         make_suites(pytester, node="")
-        result = pytester.runpytest("--kubeconfig", str(tmp_path / "kc"), "--node-access", "none",
+        result = pytester.runpytest(f"--kubeconfig={tmp_path / 'kc'}", "--node-access", "none",
                                     "-rs", "suite_cluster")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*insufficient permission: list secrets*"])
@@ -225,16 +232,16 @@ def pytest_configure(config):
         nodes["items"].append({{**nodes["items"][0], "metadata": {{"name": "joined-" + worker}}}})
         json.dump(nodes, open(path, "w"))
 """)
-    result = pytester.runpytest_subprocess("suite_node", "--from-dump", str(dump), "-n", "2", "-v")
+    result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-n", "2", "-v")
     result.assert_outcomes(passed=2)
     assert "joined-" not in result.stdout.str()
     assert "Different tests were collected" not in result.stdout.str() + result.stderr.str()
 
 
-def test_xdist_lists_nodes_once_for_all_workers(pytester: pytest.Pytester, kubeconfig: str,
+def test_xdist_workers_share_one_list_per_kind(pytester: pytest.Pytester, kubeconfig: str,
                                                 replay: ReplayServer) -> None:
     make_suites(pytester, node="")
-    result = pytester.runpytest_subprocess("suite_cluster", "--kubeconfig", kubeconfig,
+    result = pytester.runpytest_subprocess("suite_cluster", f"--kubeconfig={kubeconfig}",
                                            "--node-access", "none", "-n", "2")
     result.assert_outcomes(passed=2)
     lists = [r for r in replay.requests if r[0] == "list"]

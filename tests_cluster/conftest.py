@@ -1,3 +1,1 @@
 """Cluster hardening assertions: read-only, evaluated once per cluster from the shared cluster view."""
-
-kubeproof_suite = "cluster"

@@ -1,3 +1,1 @@
 """Node hardening assertions: read-only, one test per (failure id, node), judged from node facts."""
-
-kubeproof_suite = "node"
