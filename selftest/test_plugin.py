@@ -223,10 +223,10 @@ def test_xdist_workers_collect_the_controllers_inventory(pytester: pytest.Pytest
     dump = _copy_dump(tmp_path)
     make_suites(pytester)
     pytester.makeconftest(f"""
-import json, os
+import json
 def pytest_configure(config):
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:  # a node joins the cluster as each worker starts
+    if hasattr(config, "workerinput"):  # a node joins the cluster as each worker starts
+        worker = config.workerinput["workerid"]
         path = {str(dump / "nodes.json")!r}
         nodes = json.load(open(path))
         nodes["items"].append({{**nodes["items"][0], "metadata": {{"name": "joined-" + worker}}}})
