@@ -19,6 +19,7 @@ from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import Evidence
 from .nodes.probe import DEFAULT_IMAGE
 from .target import NODE_ACCESS, Options, disruptive_refusal
+from .verdict import Verdict
 
 SUITES = ("node", "cluster", "scenario")
 AUDIT = pytest.StashKey[Audit | None]()
@@ -301,3 +302,10 @@ def node(request: pytest.FixtureRequest, audit: Audit) -> AuditedNode:
 def evidence(request: pytest.FixtureRequest) -> Evidence:
     """Attach what a verdict was based on (facts, command output, offending objects)."""
     return Evidence(request.node)
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest, evidence: Evidence) -> Verdict:
+    """`verdict.fail_if(problems)`: fail naming the failure id, the node or cluster, every problem
+    and the catalog's remediation."""
+    return Verdict(request.node, evidence)

@@ -266,3 +266,26 @@ def test_catalog_lists_every_documented_failure_with_its_tests() -> None:
         assert entry["severity"] in ("blocker", "critical", "normal", "minor")
         assert entry["sources"] and entry["symptoms"] and entry["remediation"]
         assert {"node_tests", "cluster_tests", "scenarios"} <= set(entry)
+
+
+def test_verdict_names_failure_node_every_problem_and_remediation(pytester: pytest.Pytester,
+                                                                   without_kind) -> None:
+    make_suites(pytester, node="""
+import pytest
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_limits(node, verdict):
+    verdict.fail_if(["kubelet nofile 1024 < 102400", "dockerd nofile 4096 < 102400"])
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_fine(node, verdict):
+    verdict.fail_if([])
+""")
+    result = pytester.runpytest("suite_node")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    for line in (f"[nofile-exhaustion] node {socket.gethostname()}: 2 problems",
+                 "  - kubelet nofile 1024 < 102400", "  - dockerd nofile 4096 < 102400",
+                 "remediation (nofile-exhaustion): Raise nofile for the kubelet"):
+        assert line in out, out
+    assert "Traceback" not in out

@@ -1,0 +1,36 @@
+"""Verdicts: a failing assertion names the failure, the target, every offender and the remediation."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import pytest
+
+from . import catalog as catalogs
+from .evidence import Evidence
+
+
+class Verdict:
+    def __init__(self, item: pytest.Item, evidence: Evidence):
+        self.item, self.evidence = item, evidence
+        ids = [arg for mark in item.iter_markers("failure") for arg in mark.args]
+        catalog = catalogs.load()
+        self.entries = [catalog[i] for i in ids if i in catalog]
+
+    @property
+    def subject(self) -> str:
+        callspec = getattr(self.item, "callspec", None)
+        node = callspec.params.get("node") if callspec else None
+        return f"node {node}" if node else "cluster"
+
+    def fail_if(self, problems: str | Iterable[str]) -> None:
+        """Fail listing every problem (not just the first) with the remediation; pass if there are none."""
+        problems = [problems] if isinstance(problems, str) else [p for p in problems if p]
+        if not problems:
+            return
+        self.evidence.attach("problems", problems)
+        ids = ", ".join(e.id for e in self.entries)
+        lines = [f"[{ids}] {self.subject}: {len(problems)} problem{'s' * (len(problems) > 1)}"]
+        lines += [f"  - {p}" for p in problems]
+        lines += [f"remediation ({e.id}): {e.remediation}" for e in self.entries]
+        pytest.fail("\n".join(lines), pytrace=False)
