@@ -1,4 +1,4 @@
-"""`python -m kubeproof`: catalog, dump."""
+"""`python -m kubeproof`: catalog, dump, cleanup."""
 
 from __future__ import annotations
 
@@ -111,6 +111,18 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from .kube import client as kube_client
+    from .nodes.probe import ProbePods
+
+    api = kube_client.api_client(args.kubeconfig, args.kube_context)
+    kube_client.check_reachable(api, args.kube_context)
+    removed = ProbePods.sweep(api)
+    say(f"kubeproof: deleted {len(removed)} namespaces left by kubeproof"
+        + (f": {', '.join(removed)}" if removed else ""))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m kubeproof", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -130,6 +142,11 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--probe-image", default=DEFAULT_IMAGE)
     dump.add_argument("--node-timeout", type=float, default=120)
     dump.set_defaults(run=cmd_dump)
+
+    cleanup = sub.add_parser("cleanup", help="delete what an interrupted kubeproof run left on a cluster")
+    cleanup.add_argument("--kube-context")
+    cleanup.add_argument("--kubeconfig")
+    cleanup.set_defaults(run=cmd_cleanup)
     return top
 
 

@@ -138,6 +138,23 @@ class ProbePods:
             problems[node] = f"probe pod not running after {timeout:.0f}s (image {self.image} pullable?)"
         return problems
 
+    @staticmethod
+    def sweep(api: k8s.ApiClient) -> list[str]:
+        """Delete every probe namespace any kubeproof run left (a killed run cannot clean up)."""
+        core = k8s.CoreV1Api(api)
+        selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+        try:
+            names = [n.metadata.name for n in core.list_namespace(label_selector=selector).items]
+        except ApiException as exc:
+            _forbidden_or_raise(exc, "list", "namespaces")
+        for name in names:
+            try:
+                core.delete_namespace(name, grace_period_seconds=0, propagation_policy="Background")
+            except ApiException as exc:
+                if exc.status != 404:
+                    _forbidden_or_raise(exc, "delete", "namespaces")
+        return names
+
     def stop(self) -> None:
         """Delete the session's namespace, and with it every probe pod."""
         if not self.created:
