@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -160,3 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kubeproof: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
