@@ -191,7 +191,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"kubeproof: target {audit.target.describe()}"]
     if audit.nodes:
         access = sorted({n.access.split("://")[0] for n in audit.nodes})
-        lines.append(f"kubeproof: {len(audit.nodes)} nodes ({', '.join(access)}): "
+        count = len(audit.nodes)
+        lines.append(f"kubeproof: {count} node{'s' * (count != 1)} ({', '.join(access)}): "
                      + ", ".join(n.name for n in audit.nodes))
     lines += [f"kubeproof: {suite} tests skip: {why}"
               for suite, why in config.stash[SKIP_REASONS].items()]
