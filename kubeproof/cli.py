@@ -1,4 +1,4 @@
-"""`python -m kubeproof`: catalog, dump, cleanup."""
+"""`python -m kubeproof`: catalog, dump, cleanup, diff."""
 
 from __future__ import annotations
 
@@ -124,6 +124,20 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .report import diff as diffs
+
+    documents = []
+    for path in (args.old, args.new):
+        try:
+            documents.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise KubeproofError(f"cannot read audit report {path}: {exc}") from None
+    result = diffs.diff(*documents)
+    print(json.dumps(result, indent=2) if args.format == "json" else diffs.render(result))
+    return 1 if result["regressions"] else 0  # a nightly job can gate on regressions alone
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m kubeproof", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -148,6 +162,12 @@ def parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--kube-context")
     cleanup.add_argument("--kubeconfig")
     cleanup.set_defaults(run=cmd_cleanup)
+
+    compare = sub.add_parser("diff", help="what regressed between two audit.json reports (exit 1 if any)")
+    compare.add_argument("old")
+    compare.add_argument("new")
+    compare.add_argument("--format", choices=("json", "text"), default="text")
+    compare.set_defaults(run=cmd_diff)
     return top
 
 

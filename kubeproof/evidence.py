@@ -8,6 +8,8 @@ from typing import Any
 import allure
 import pytest
 
+from .report.redact import redact
+
 EVIDENCE = pytest.StashKey[dict[str, Any]]()
 
 
@@ -17,7 +19,11 @@ class Evidence:
         item.stash.setdefault(EVIDENCE, {})
 
     def attach(self, name: str, data: Any) -> None:
-        """Keep data (JSON-able, or text such as exact command output) under name."""
+        """Keep data (JSON-able, or text such as exact command output) under name.
+
+        Redacted here, where evidence enters, so no report or Allure attachment sees key material.
+        """
+        data = redact(data)
         self.item.stash[EVIDENCE][name] = data
         if isinstance(data, str):
             allure.attach(data, name=name, attachment_type=allure.attachment_type.TEXT)

@@ -7,17 +7,22 @@ or another project's tests never resolve a target or create a cluster.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
+import allure
 import pytest
 
 from . import catalog as catalogs
 from .audit import Audit, AuditedNode
 from .errors import KubeproofError, NodeUnreachable, Unavailable
-from .evidence import Evidence
+from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
+from .report import document, render
+from .report.records import Collector, test_data
 from .target import NODE_ACCESS, Options, disruptive_refusal
 from .verdict import Verdict
 
@@ -26,6 +31,8 @@ AUDIT = pytest.StashKey[Audit | None]()
 SKIP_REASONS = pytest.StashKey[dict[str, str]]()  # suite -> why its tests skip, said once
 # Set by `python -m kubeproof catalog`: collect without resolving any target.
 OFFLINE = pytest.StashKey[bool]()
+RESULTS = pytest.StashKey[Collector]()
+REPORT_DIR = pytest.StashKey[Path | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +63,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                        "one of node, cluster, scenario")
     group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS",
                     help="give up gathering a node's facts after this long (default 120)")
+    group.addoption("--fail-on", choices=catalogs.SEVERITIES, default="minor", metavar="SEVERITY",
+                    help="exit non-zero only for failures of this severity or worse "
+                         f"({', '.join(catalogs.SEVERITIES)}; default minor: any failure)")
+    group.addoption("--report-dir", metavar="DIR",
+                    help="write audit.{json,md,html} under DIR/<timestamp>/ (default: <rootdir>/reports)")
 
 
 PATH_OPTIONS = ("--kubeconfig", "--from-dump", "--profile")
@@ -85,6 +97,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "failure(id): the documented failure (catalog id) this test guards")
     config.stash[AUDIT] = None
     config.stash[SKIP_REASONS] = {}
+    config.stash[RESULTS] = Collector()
+    config.pluginmanager.register(config.stash[RESULTS], "kubeproof-results")
+    config.stash[REPORT_DIR] = None
 
 
 def _options(config: pytest.Config) -> Options:
@@ -234,11 +249,35 @@ def pytest_make_collect_report(collector: pytest.Collector):
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     reasons = config.stash[SKIP_REASONS]
     dirs = suite_dirs(config)
+    audit = config.stash.get(AUDIT, None)
     for item in items:
         suite = suite_of(item.path, dirs)
         why = reasons.get(suite)
         if why:
             item.add_marker(pytest.mark.skip(reason=why))
+        _label(item, suite, audit)
+
+
+def _label(item: pytest.Item, suite: str | None, audit: Audit | None) -> None:
+    """Allure labels and JUnit properties: failure id, suite, severity, target, node, source."""
+    catalog = catalogs.load()
+    entries = [catalog[a] for m in item.iter_markers("failure") for a in m.args if a in catalog]
+    if not entries:
+        return
+    severity = min((e.severity for e in entries), key=catalogs.SEVERITIES.index)
+    callspec = getattr(item, "callspec", None)
+    node = callspec.params.get("node") if callspec else None
+    marks = [allure.feature(suite or "other"), allure.severity(allure.severity_level(severity))]
+    marks += [allure.epic(e.id) for e in entries]
+    marks += [allure.link(s.url, name=f"field report {s.report}") for e in entries for s in e.sources if s.url]
+    if audit is not None:
+        marks.append(allure.label("target", audit.target.describe()))
+    if node:
+        marks.append(allure.label("node", node))
+    for mark in marks:
+        item.add_marker(mark)
+    item.user_properties += [("failure_id", e.id) for e in entries]
+    item.user_properties += [("severity", severity), ("subject", f"node/{node}" if node else "cluster")]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -259,6 +298,52 @@ def pytest_runtest_call(item: pytest.Item):
         pytest.skip(str(exc))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if any(True for _ in item.iter_markers("failure")):
+        evidence = item.stash.get(EVIDENCE, {}) if report.when == "call" or not report.passed else {}
+        report.kubeproof = test_data(item, suite_of(item.path, suite_dirs(item.config)), evidence)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Controller only: apply the --fail-on gate and write the audit reports of the whole run."""
+    config = session.config
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    results = list(config.stash[RESULTS].results.values())
+    if not results:
+        return
+    fail_on = config.getoption("fail_on")
+    gating = [r for r in results if r.outcome in ("failed", "error")
+              and _severity(r.failure_ids) <= catalogs.SEVERITIES.index(fail_on)]
+    if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not gating:
+        session.exitstatus = pytest.ExitCode.OK
+    audit = config.stash.get(AUDIT, None)
+    target = None
+    if audit is not None:
+        target = {"mode": audit.target.mode, "name": audit.target.name,
+                  "context": audit.target.context, "description": audit.target.describe()}
+    doc = document.build(results, target=target, gate={
+        "fail_on": fail_on, "exit_status": int(session.exitstatus),
+        "failing": sorted({i for r in gating for i in r.failure_ids})})
+    base = Path(config.getoption("report_dir") or config.rootpath / "reports")
+    directory = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "audit.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+    (directory / "audit.md").write_text(render.markdown(doc))
+    (directory / "audit.html").write_text(render.html(doc))
+    config.stash[REPORT_DIR] = directory
+
+
+def _severity(failure_ids: list[str]) -> int:
+    """Index in SEVERITIES of the worst failure a test guards; a test guarding none gates always."""
+    catalog = catalogs.load()
+    known = [catalogs.SEVERITIES.index(catalog[i].severity) for i in failure_ids if i in catalog]
+    return min(known, default=0)
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """Say once why whole groups of tests were skipped, instead of once per test."""
     reasons = Counter(report.longrepr[2].removeprefix("Skipped: ")
@@ -267,6 +352,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for suite, why in config.stash[SKIP_REASONS].items():
         if reasons[why]:
             terminalreporter.write_line(f"kubeproof: {reasons[why]} {suite} tests skipped: {why}")
+    directory = config.stash.get(REPORT_DIR, None)
+    if directory is not None:
+        terminalreporter.write_line(f"kubeproof: audit report {directory / 'audit.html'} (also .json, .md)")
 
 
 # -- fixtures -------------------------------------------------------------------------------

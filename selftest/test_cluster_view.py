@@ -200,7 +200,7 @@ def test_kinds_the_server_lacks(tmp_path, healthy):
     with ReplayServer(directory) as server:
         with api_client(str(server.write_kubeconfig(tmp_path / "kubeconfig")), "replay") as api:
             live = ClusterView.live(api, page_size=4)
-            assert live.list("nodes.crd.projectcalico.org") == []
+            assert live.list("blockaffinities.crd.projectcalico.org") == []
             with pytest.raises(Unavailable, match=f"^the API server {server.url} does not serve secrets "):
                 live.list("secrets")
             written = write_dump(live, tmp_path / "again")

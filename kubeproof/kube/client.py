@@ -7,9 +7,14 @@ client's model classes: a cluster can hold 150k pods, and models cost several ti
 
 from __future__ import annotations
 
+import _ssl
 import json
 import os
+import socket
+import ssl
 from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
 
 import urllib3
 import yaml
@@ -18,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 from kubernetes.config.config_exception import ConfigException
 
-from ..errors import InsufficientPermission, KubeproofError
+from ..errors import InsufficientPermission, KubeproofError, Unavailable
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # (connect, read) seconds for one page of a LIST; a 500-pod page takes well under a second.
@@ -158,8 +163,9 @@ def _network_reason(exc: BaseException) -> str:
     return _one_line(exc)
 
 
-def _send(api: ApiClient, path: str, query: list[tuple], timeout, context: str | None) -> tuple[int, bytes]:
-    """One GET through the client's own serialization, auth and connection pool.
+def _send(api: ApiClient, path: str, query: list[tuple], timeout,
+          context: str | None) -> tuple[int, bytes, Mapping[str, str]]:
+    """One GET through the client's own serialization, auth and connection pool: status, body, headers.
 
     This client generation's call_api hands back the raw, undecoded response (the equivalent of
     `_preload_content=False` in older generations); we read its bytes and leave decoding to json.loads.
@@ -169,7 +175,7 @@ def _send(api: ApiClient, path: str, query: list[tuple], timeout, context: str |
         header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
     try:
         response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
-        return response.status, response.read()
+        return response.status, response.read(), response.headers
     except urllib3.exceptions.HTTPError as exc:
         reason = _network_reason(exc)
     except ApiException as exc:  # how the client reports TLS failures: status 0, multi-line reason
@@ -196,7 +202,7 @@ def _decode(api: ApiClient, path: str, body: bytes) -> dict:
 
 def check_reachable(api: ApiClient, context: str | None, timeout: float = 5) -> dict:
     """GET /version once, with short timeouts; returns the server's version dict."""
-    status, body = _send(api, "/version", [], (timeout, timeout), context)
+    status, body, _ = _send(api, "/version", [], (timeout, timeout), context)
     if status == 401:
         raise KubeproofError(f"the API server {server_of(api)}{_of(context)} rejected the credentials "
                              "(401 Unauthorized): renew them or use another context")
@@ -205,11 +211,8 @@ def check_reachable(api: ApiClient, context: str | None, timeout: float = 5) -> 
     return _decode(api, "/version", body)
 
 
-def get_json(api: ApiClient, path: str, query: list[tuple] | None = None,
-             timeout=REQUEST_TIMEOUT) -> dict | None:
-    """GET path as a dict; None when the server has no such resource (404)."""
-    query = query or []
-    status, body = _send(api, path, query, timeout, None)
+def _answer(api: ApiClient, path: str, query: list[tuple], status: int, body: bytes) -> dict | None:
+    """The decoded body of a GET; None for 404; 403 is InsufficientPermission, any other error one line."""
     if status == 404:
         return None
     if status == 403:
@@ -218,3 +221,48 @@ def get_json(api: ApiClient, path: str, query: list[tuple] | None = None,
     if status != 200:
         raise KubeproofError(f"GET {path} on {server_of(api)} answered {status}: {_status_message(body)}")
     return _decode(api, path, body)
+
+
+def get_json(api: ApiClient, path: str, query: list[tuple] | None = None,
+             timeout=REQUEST_TIMEOUT) -> dict | None:
+    """GET path as a dict; None when the server has no such resource (404)."""
+    query = query or []
+    status, body, _ = _send(api, path, query, timeout, None)
+    return _answer(api, path, query, status, body)
+
+
+def version_and_date(api: ApiClient) -> dict:
+    """GET /version: {"version": the server's version, "date": its HTTP Date header}.
+
+    The Date header is the API server's own clock (Go's net/http sets it on every response): ages of
+    objects it stamped are measured on that clock, not on the auditor's.
+    """
+    status, body, headers = _send(api, "/version", [], REQUEST_TIMEOUT, None)
+    return {"version": _answer(api, "/version", [], status, body), "date": headers.get("Date")}
+
+
+def serving_chain(api: ApiClient, timeout: float = 10) -> list[str]:
+    """The certificate chain the API server presents in its TLS handshake, as PEM, leaf first.
+
+    A read of public data: nothing is verified (an expired certificate must still be read), no
+    credentials are sent, and the connection is closed right after the handshake. The server name
+    sent (SNI) is the kubeconfig's tls-server-name or the server's host, as kubectl sends it.
+    """
+    url = urlsplit(server_of(api))
+    if url.scheme != "https":
+        raise Unavailable(f"the API server {server_of(api)} is reached over plain {url.scheme.upper()}: "
+                          "it presents no serving certificate")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    name = api.configuration.tls_server_name or url.hostname
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                # Public as SSLSocket.get_unverified_chain() only from Python 3.13; the object under
+                # it has had the method since 3.10. getpeercert() would give the leaf alone.
+                chain = tls._sslobj.get_unverified_chain() or []
+                return [cert.public_bytes(_ssl.ENCODING_PEM) for cert in chain]
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        raise Unavailable(f"cannot read the serving certificate of {server_of(api)}: "
+                          f"{exc.strerror or _one_line(exc)}") from None

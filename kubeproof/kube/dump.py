@@ -2,20 +2,18 @@
 
 kubeproof's format, one directory:
 
-    kubeproof-dump.json        format version, source context, server version, created, kinds
+    kubeproof-dump.json        format version, source context, server version, created (the
+                               view's now()), kinds, the API server's serving certificate chain
     <kind.name>.json           {"apiVersion": "v1", "kind": "List", "items": [...]}, one per kind
     nodes-facts/<node>.json    node facts gathered beside the objects
 
-Secrets are written without their private keys and tokens (see redact_secret), so a dump can be
-attached to an issue or committed as a test fixture.
+Secrets are written as the view holds them, without their private keys and tokens (see
+redaction.py), so a dump can be attached to an issue or committed as a test fixture.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,14 +21,14 @@ from pathlib import Path
 import yaml
 
 from ..errors import KubeproofError, Unavailable
-from .kinds import KINDS, Kind
+from .kinds import KINDS, Kind, kind_named
+from .serving import ServingCertificate
 
 METADATA_FILE = "kubeproof-dump.json"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's own timestamp format
 FORMAT = "kubeproof-dump"
 FORMAT_VERSION = 1
 FACTS_DIR = "nodes-facts"
-REDACTED_ANNOTATION = "kubeproof.io/redacted"
-LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"  # holds the data in clear
 
 # `kubectl cluster-info dump --output-directory DIR` layout, as written by kubectl's
 # staging/src/k8s.io/kubectl/pkg/cmd/clusterinfo/clusterinfo_dump.go (Run):
@@ -50,44 +48,6 @@ def storage_key(item: dict) -> str:
     """The object's etcd key below its resource prefix: LISTs return items sorted by it."""
     meta = item.get("metadata") or {}
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta.get("name", "")
-
-
-_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
-
-
-def _only_certificates(value: str) -> bool:
-    """True when the base64 value decodes to PEM CERTIFICATE blocks and nothing else."""
-    try:
-        text = base64.b64decode(value, validate=True).decode("ascii")
-    except (binascii.Error, ValueError):
-        return False
-    rest, count = _PEM_CERTIFICATE.subn("", text)
-    return count > 0 and not rest.strip()
-
-
-def redact_secret(secret: dict) -> dict:
-    """The Secret with only its certificates: keys, tokens, passwords and anything else are dropped.
-
-    Certificates stay because assertions check their expiry; the dropped entries' names are kept
-    in an annotation so a reader knows what was there.
-    """
-    data = secret.get("data") or {}
-    kept = {key: value for key, value in data.items() if _only_certificates(value)}
-    # stringData is write-only and never comes back from the API; drop it if a source object has it.
-    dropped = sorted(set(data) - set(kept)) + sorted(secret.get("stringData") or {})
-    metadata = dict(secret.get("metadata") or {})
-    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items()
-                   if k != LAST_APPLIED_ANNOTATION}
-    if dropped:
-        annotations[REDACTED_ANNOTATION] = ",".join(dropped)
-    metadata.pop("annotations", None)
-    if annotations:
-        metadata["annotations"] = annotations
-    redacted = {**secret, "metadata": metadata}
-    redacted.pop("stringData", None)
-    if "data" in secret:
-        redacted["data"] = kept
-    return redacted
 
 
 def _load(path: Path):
@@ -117,6 +77,8 @@ class Dump:
     context: str | None = None
     version: dict | None = None
     missing_why: dict[str, str] = field(default_factory=dict)  # kind name -> why it was not dumped
+    created: datetime | None = None  # None for a kubectl dump, which does not record it
+    serving: dict | None = None  # ServingCertificate.as_dict(), or {"unavailable": why}
 
     def items(self, kind: Kind) -> list[dict]:
         if kind.name not in self.files:
@@ -124,6 +86,27 @@ class Dump:
             raise Unavailable(f"the dump {self.directory} does not contain {kind.name}"
                               + (f" ({why} when it was written)" if why else ""))
         return [item for path in self.files[kind.name] for item in _items_of(path)]
+
+    def now(self) -> datetime:
+        """When the dump was taken: recorded by kubeproof; for a kubectl dump the newest Node
+        heartbeat (kubelets post their status at least every 5 minutes), else the nodes file's mtime.
+        """
+        if self.created:
+            return self.created
+        beats = [datetime.strptime(c["lastHeartbeatTime"], TIME_FORMAT).replace(tzinfo=timezone.utc)
+                 for node in self.items(kind_named("nodes"))
+                 for c in (node.get("status") or {}).get("conditions") or [] if c.get("lastHeartbeatTime")]
+        written = datetime.fromtimestamp(self.files["nodes"][0].stat().st_mtime, timezone.utc)
+        return max(beats, default=written)
+
+    def serving_certificate(self) -> ServingCertificate:
+        if self.serving is None:
+            raise Unavailable(f"the dump {self.directory} does not record the API server's serving "
+                              "certificate (kubectl cluster-info dump and older kubeproof dumps do not)")
+        if "unavailable" in self.serving:
+            raise Unavailable(f"the dump {self.directory} holds no serving certificate "
+                              f"({self.serving['unavailable']} when it was written)")
+        return ServingCertificate.from_dict(self.serving)
 
 
 def _open_kubeproof(directory: Path) -> Dump:
@@ -137,7 +120,9 @@ def _open_kubeproof(directory: Path) -> Dump:
     return Dump(directory, f"dump {directory} (kubeproof{of}, {meta.get('created')})",
                 {name: [directory / f"{name}.json"] for name in meta.get("kinds", [])},
                 context=meta.get("context"), version=meta.get("serverVersion"),
-                missing_why=meta.get("unavailable") or {})
+                missing_why=meta.get("unavailable") or {},
+                created=datetime.strptime(meta["created"], TIME_FORMAT).replace(tzinfo=timezone.utc),
+                serving=meta.get("servingCertificate"))
 
 
 def _kubectl_files(directory: Path, extension: str) -> dict[str, list[Path]]:
@@ -171,10 +156,11 @@ def _write_json(path: Path, data) -> None:
 
 
 def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | None = None,
-               context: str | None = None, created: datetime | None = None) -> Path:
-    """Write every kind the view can list, redacted, in kubeproof's format; returns the directory.
+               context: str | None = None) -> Path:
+    """Write every kind the view can list, as it holds them, in kubeproof's format; returns the directory.
 
-    `created` is fixed by generators of committed fixtures so that a regeneration is byte-identical.
+    The dump is the view at its now(): a generator of committed fixtures fixes it for a
+    byte-identical regeneration.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -186,11 +172,13 @@ def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | Non
         except Unavailable as exc:
             unavailable[kind.name] = str(exc)
             continue
-        if kind.name == "secrets":
-            items = [redact_secret(item) for item in items]
         _write_json(directory / f"{kind.name}.json",
                     {"apiVersion": "v1", "kind": "List", "items": sorted(items, key=storage_key)})
         kinds.append(kind.name)
+    try:
+        serving = view.serving_certificate().as_dict()
+    except Unavailable as exc:
+        serving = {"unavailable": str(exc)}
     if node_facts:
         (directory / FACTS_DIR).mkdir(exist_ok=True)
         for node, facts in node_facts.items():
@@ -201,9 +189,10 @@ def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | Non
         "formatVersion": FORMAT_VERSION,
         "context": context or view.context,
         "serverVersion": view.version(),
-        "created": (created or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": view.now().strftime(TIME_FORMAT),
         "kinds": kinds,
         "unavailable": unavailable,
+        "servingCertificate": serving,
     })
     return directory
 

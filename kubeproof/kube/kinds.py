@@ -50,8 +50,11 @@ KINDS: tuple[Kind, ...] = (
     Kind("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
          group="admissionregistration.k8s.io", namespaced=False),
     Kind("apiservices", "APIService", group="apiregistration.k8s.io", namespaced=False),
-    # Calico keys its node records by hostname (field report 001 §5); only present with calico.
-    Kind("nodes", "Node", group="crd.projectcalico.org", namespaced=False, optional=True),
+    # Calico's per-node network state (field report 001 §5: a renamed host left its old record
+    # behind). With the Kubernetes datastore, calico's Node *is* the Kubernetes Node; what stays
+    # keyed by node name in calico's own CRDs are the IPAM block affinities. Only present with
+    # calico IPAM.
+    Kind("blockaffinities", "BlockAffinity", group="crd.projectcalico.org", namespaced=False, optional=True),
 )
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}

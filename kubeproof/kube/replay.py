@@ -2,12 +2,14 @@
 
 It answers as kube-apiserver does where kubeproof depends on it: cluster-wide and namespaced LISTs
 paginated with `limit`/`continue` (etcd key order, opaque continue tokens in the apiserver's own
-encoding, `remainingItemCount`), single-object GETs, /version, bearer-token authentication, and
-Status objects for 400/401/403/404/405/410. Every request is recorded with the verb the apiserver's
+encoding, `remainingItemCount`), single-object GETs, /version, bearer-token authentication,
+authorization (a set of forbidden kinds, or a ClusterRole's rules), Status objects for
+400/401/403/404/405/410, a Date header on the replayed cluster's clock (the view's now()), and,
+given a certificate and key, HTTPS. Every request is recorded with the verb the apiserver's
 authorizer would see, so tests can prove a run was read-only and paginated.
 
     with ReplayServer("selftest/data/clusters/healthy", forbidden={"secrets"}) as server:
-        server.write_kubeconfig(path)      # then: pytest --kubeconfig path --kube-context replay
+        server.write_kubeconfig(path)      # then: pytest --kubeconfig=path --kube-context=replay
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from __future__ import annotations
 import base64
 import bisect
 import json
+import ssl
 import threading
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -35,6 +41,16 @@ CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a con
 # What a view without a recorded version (a kubectl dump) answers on /version.
 UNKNOWN_VERSION = {"major": "", "minor": "", "gitVersion": "v0.0.0-replay", "platform": "linux/amd64"}
 USER = "kubeproof-replay"  # whom the token authenticates, as named in Forbidden messages
+Authorizer = Callable[[RequestInfo, str], bool]  # (request, path) -> allowed, e.g. ClusterRole.allows
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for serving HTTPS: the chain presented (leaf first), its key, the CA clients trust."""
+
+    cert: Path
+    key: Path
+    ca: Path
 
 
 def _status(code: int, reason: str, message: str, details: dict | None = None) -> Response:
@@ -114,23 +130,37 @@ def _decode_continue(token: str) -> tuple[int, str]:
 class ReplayServer:
     def __init__(self, source: ClusterView | str | Path, *, page_size_cap: int | None = None,
                  token: str = "kubeproof-replay", forbidden: set[str] | frozenset[str] = frozenset(),
-                 port: int = 0):
+                 authorize: Authorizer | None = None, tls: TLSFiles | None = None,
+                 now: datetime | None = None, port: int = 0):
+        """Serve the view (or dump directory) at 127.0.0.1:port.
+
+        forbidden: kinds (`secrets`) every request for is refused; authorize: a further decision per
+        request (a ClusterRole's allows), refused when False; tls: serve HTTPS with these files;
+        now: the time the Date header states (default: the view's now(), the replayed moment).
+        """
         view = source if isinstance(source, ClusterView) else ClusterView.from_dump(source)
         self._collections = {k.name: _Collection.of(k, view.list(k.name)) for k in KINDS if view.has(k.name)}
         self._version = view.version() or UNKNOWN_VERSION
         self._rv = _newest_revision(self._collections.values())
+        self.date = format_datetime(now or view.now(), usegmt=True)
         self.page_size_cap = page_size_cap
         self.token = token
         self.forbidden = frozenset(forbidden)
+        self._authorize = authorize or (lambda info, path: True)
+        self.tls = tls
         self.requests: list[tuple[str, str, list[tuple[str, str]]]] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert, tls.key)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> "ReplayServer":
         # A short poll interval: stop() waits for the next poll, and tests start many servers.
@@ -161,10 +191,13 @@ class ReplayServer:
     def write_kubeconfig(self, path: str | Path, context: str = "replay") -> Path:
         """A kubeconfig whose context reaches this server with its bearer token."""
         path = Path(path)
+        cluster = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self.tls.ca.read_bytes()).decode()
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": context, "user": {"token": self.token}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
             "current-context": context,
@@ -178,14 +211,14 @@ class ReplayServer:
             self.requests.append((info.verb, path, query))
         if authorization != f"Bearer {self.token}":
             return _status(401, "Unauthorized", "Unauthorized")
+        # The apiserver authorizes before it looks the resource up: forbidden wins over not found.
+        if info.resource in self.forbidden or not self._authorize(info, path):
+            return self._forbidden(info, path)
         if method != "GET" or info.verb == "watch":
             return _status(405, "MethodNotAllowed", "the server does not allow this method on the "
                           "requested resource (the replay server is read-only and serves no watches)", {})
         if path.rstrip("/") == "/version":
             return 200, self._version
-        # The apiserver authorizes before it looks the resource up: forbidden wins over not found.
-        if info.resource in self.forbidden:
-            return self._forbidden(info)
         collection = self._collections.get(info.resource)
         if not _serves(collection, info):
             return _status(404, "NotFound", "the server could not find the requested resource", {})
@@ -193,7 +226,9 @@ class ReplayServer:
             return self._get(collection, info)
         return self._list(collection.in_namespace(info.namespace), dict(query))
 
-    def _forbidden(self, info: RequestInfo) -> Response:
+    def _forbidden(self, info: RequestInfo, path: str) -> Response:
+        if not info.resource:  # a path outside the API, e.g. /version
+            return _status(403, "Forbidden", f'forbidden: User "{USER}" cannot {info.verb} path "{path}"', {})
         plural, _, group = info.resource.partition(".")
         subject = f'{info.resource} "{info.name}"' if info.name else info.resource
         scope = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
@@ -257,6 +292,10 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        def date_time_string(self, timestamp=None) -> str:
+            """The Date header: the replayed cluster's clock, not this machine's."""
+            return server.date
 
         def log_message(self, format, *args) -> None:
             """Quiet: the requests are recorded in server.requests instead."""

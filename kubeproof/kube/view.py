@@ -2,11 +2,15 @@
 
 A view reads either a live API server (paginated LISTs, shared with xdist workers through the
 session cache) or a dump directory; assertions cannot tell which, and never touch the network.
+Besides the objects it holds the facts about the cluster that are not objects: the server's
+version, the moment the view stands for (`now()`) and the API server's serving certificate.
 """
 
 from __future__ import annotations
 
 import functools
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -14,9 +18,11 @@ from kubernetes.client import ApiClient
 
 from ..errors import KubeproofError, Unavailable
 from ..sharing import SessionCache
-from .client import get_json, server_of
+from .client import get_json, server_of, serving_chain, version_and_date
 from .dump import open_dump
 from .kinds import KINDS, Kind, kind_named
+from .redaction import redact_secret
+from .serving import ServingCertificate
 
 Fetch = Callable[[Kind], list[dict]]
 
@@ -46,6 +52,17 @@ def list_all(api: ApiClient, kind: Kind, page_size: int) -> list[dict]:
             return items
 
 
+def _kept(kind: Kind, items: list[dict]) -> list[dict]:
+    """The items as kubeproof keeps them: Secrets reduced to their certificates, the rest as read."""
+    return [redact_secret(item) for item in items] if kind.name == "secrets" else items
+
+
+def _no_serving_certificate(description: str) -> Callable[[], ServingCertificate]:
+    def unavailable() -> ServingCertificate:
+        raise Unavailable(f"{description} records no serving certificate")
+    return unavailable
+
+
 def _typed(kind: Kind, item: dict) -> dict:
     """The item as `kubectl get -o json` shows it: LIST responses leave out apiVersion and kind."""
     return {"apiVersion": kind.api_version, "kind": kind.kind, **item}
@@ -53,46 +70,75 @@ def _typed(kind: Kind, item: dict) -> dict:
 
 class ClusterView:
     def __init__(self, fetch: Fetch, description: str, *, context: str | None = None,
-                 version: Callable[[], dict | None] = lambda: None):
-        """Prefer the constructors below; `fetch` returns a kind's items or raises Unavailable."""
+                 version: Callable[[], dict | None] = lambda: None,
+                 now: Callable[[], datetime] | None = None,
+                 serving_certificate: Callable[[], ServingCertificate] | None = None):
+        """Prefer the constructors below; `fetch` returns a kind's items as kept (see _kept) or
+        raises Unavailable; `now` defaults to the wall clock; `serving_certificate` returns the
+        chain or raises Unavailable (the default: there is none)."""
         self._fetch = fetch
         self._description = description
         self._version = functools.cache(version)
+        self._now = functools.cache(now or (lambda: datetime.now(timezone.utc)))
+        self._serving = functools.cache(serving_certificate or _no_serving_certificate(description))
         self.context = context
         self._lists: dict[str, list[dict] | Unavailable] = {}
 
     @classmethod
     def live(cls, api: ApiClient, *, page_size: int = 500, cache: SessionCache | None = None,
              context: str | None = None) -> "ClusterView":
-        """A live cluster; with a cache, the first process to need a kind lists it for all workers."""
-        def fetch(kind: Kind) -> list[dict]:
-            return _shared(cache, "list-" + kind.name, lambda: list_all(api, kind, page_size))
+        """A live cluster; with a cache, the first process to need a kind lists it for all workers.
 
-        def version() -> dict | None:
-            return _shared(cache, "version", lambda: get_json(api, "/version"))
+        Secrets are reduced to their certificates before they are cached: no key or token is written
+        to the session cache.
+        """
+        def fetch(kind: Kind) -> list[dict]:
+            return _shared(cache, "list-" + kind.name, lambda: _kept(kind, list_all(api, kind, page_size)))
+
+        @functools.cache  # one GET /version answers both version() and now()
+        def version_and_clock() -> dict:
+            return _shared(cache, "version", lambda: version_and_date(api))
+
+        def now() -> datetime:
+            """The API server's clock when first asked (its Date header), the wall clock without one."""
+            date = version_and_clock()["date"]
+            return parsedate_to_datetime(date) if date else datetime.now(timezone.utc)
+
+        def serving_certificate() -> ServingCertificate:
+            chain = _shared(cache, "serving-chain", lambda: serving_chain(api))
+            return ServingCertificate(server_of(api), tuple(chain))
 
         where = f"context {context} ({server_of(api)})" if context else f"API server {server_of(api)}"
-        return cls(fetch, where, context=context, version=version)
+        return cls(fetch, where, context=context, version=lambda: version_and_clock()["version"],
+                   now=now, serving_certificate=serving_certificate)
 
     @classmethod
     def from_dump(cls, directory: str | Path) -> "ClusterView":
         """A kubeproof dump or a `kubectl cluster-info dump` directory (detected)."""
         dump = open_dump(directory)
-        return cls(dump.items, dump.description, context=dump.context, version=lambda: dump.version)
+        return cls(lambda kind: _kept(kind, dump.items(kind)), dump.description, context=dump.context,
+                   version=lambda: dump.version, now=dump.now, serving_certificate=dump.serving_certificate)
 
     @classmethod
     def from_objects(cls, objects: Iterable[dict], *, description: str, context: str | None = None,
-                     version: dict | None = None) -> "ClusterView":
-        """A cluster made of exactly these objects: every kind is listable, most of them empty."""
-        by_type = {(k.api_version, k.kind): k.name for k in KINDS}
+                     version: dict | None = None, now: datetime | None = None,
+                     serving_certificate: ServingCertificate | None = None) -> "ClusterView":
+        """A cluster made of exactly these objects: every kind is listable, most of them empty.
+
+        Without `now` it is the wall clock; without a serving certificate, asking for it is Unavailable.
+        """
+        by_type = {(k.api_version, k.kind): k for k in KINDS}
         lists: dict[str, list[dict]] = {k.name: [] for k in KINDS}
         for obj in objects:
             try:
-                lists[by_type[obj["apiVersion"], obj["kind"]]].append(obj)
+                kind = by_type[obj["apiVersion"], obj["kind"]]
             except KeyError:
                 raise KubeproofError(f"{obj.get('apiVersion')} {obj.get('kind')} is not a kind "
                                      "kubeproof reads") from None
-        return cls(lambda kind: lists[kind.name], description, context=context, version=lambda: version)
+            lists[kind.name] += _kept(kind, [obj])
+        return cls(lambda kind: lists[kind.name], description, context=context, version=lambda: version,
+                   now=(lambda: now) if now else None,
+                   serving_certificate=(lambda: serving_certificate) if serving_certificate else None)
 
     def list(self, name: str) -> list[dict]:
         """All objects of a kind (`pods`, `daemonsets.apps`), each with apiVersion and kind.
@@ -121,6 +167,19 @@ class ClusterView:
     def version(self) -> dict | None:
         """The API server's /version, when known (a kubectl dump does not record it)."""
         return self._version()
+
+    def now(self) -> datetime:
+        """The moment this view stands for, the "now" of every age an assertion computes.
+
+        A dump's creation time (a kubectl dump: its newest Node heartbeat); for a live cluster the
+        API server's clock at the first request (its HTTP Date header), else the wall clock.
+        """
+        return self._now()
+
+    def serving_certificate(self) -> ServingCertificate:
+        """The certificate chain the API server presents over TLS: read once per session on a live
+        cluster, as recorded in a kubeproof dump. Raises Unavailable when there is none to read."""
+        return self._serving()
 
     def describe(self) -> str:
         return self._description

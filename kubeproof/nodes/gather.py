@@ -15,9 +15,11 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
   cgroup          {version: 1 | 2 | None, hybrid: bool (v1 with cgroup2 at /sys/fs/cgroup/unified),
                    mounts: [{mount_point, fstype, options}],
                    controllers: {"memory": {hierarchy, num_cgroups, enabled: bool}, ...} (/proc/cgroups),
-                   memory_dirs: {path, count} live memory cgroup directories (v1 memory hierarchy,
-                     else the v2 tree): compare with controllers.memory.num_cgroups, which also
-                     counts dying cgroups,
+                   memory_dirs: {path, count, root} live memory cgroup directories (v1 memory
+                     hierarchy, else the v2 tree) and the mount's root in its hierarchy ("/" when
+                     the whole hierarchy is visible, None if unknown): compare count with
+                     controllers.memory.num_cgroups, which also counts dying cgroups, only when
+                     root is "/",
                    stat: {path, nr_descendants, nr_dying_descendants, ...} cgroup.stat of the v2
                      root or the hybrid unified mount, or None,
                    kmem: {"/sys/fs/cgroup/memory/kubepods[.slice]": {usage_in_bytes, limit_in_bytes
@@ -33,8 +35,11 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
   sockstat        {"sockets": {"used": 27}, "TCP": {inuse, orphan, tw, alloc, mem}, "TCP6": {...}, ...}
   filesystems     {"/var/lib/kubelet": {device, mount_point, size_bytes, used_bytes, avail_bytes,
                    inodes_total, inodes_used, inodes_free}} for those of /, /var/lib/kubelet,
-                   /var/lib/docker, /var/lib/containerd, /var/lib/containers that exist (a value
-                   df cannot tell, such as inodes on btrfs, is None)
+                   /var/lib/docker, /var/lib/containerd, /var/lib/containers and of the state
+                   directories the node's daemons are configured with (kubelet --root-dir, dockerd
+                   --data-root/--graph or daemon.json data-root/graph, containerd --root or root,
+                   CRI-O root/graphroot) that exist (a value df cannot tell, such as inodes on
+                   btrfs, is None)
   kubelet         {pid, argv (of the kubelet in the node's PID namespace; None when not running),
                    flags: {"config": ["/var/lib/kubelet/config.yaml"], ...} (see parse_flags), config_path (--config, else /var/lib/kubelet/config.yaml),
                    config: the parsed KubeletConfiguration or None, configured_flags: {file:
@@ -51,7 +56,7 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    ServerVersion} or None, daemon_json: dict or None, root_entries: names under
                    /var/lib/docker or None}, containerd: {config: dict or None, snapshotters:
                    [configured snapshotter values], snapshots: {"overlayfs": entries}},
-                   crio: {storage_conf: dict or None}}
+                   crio: {config: /etc/crio/crio.conf as a dict or None, storage_conf: dict or None}}
   systemd         {version: 252 or None, version_line: str or None, package: "systemd-219-62.el7_6.6
                    .x86_64" (rpm -q) or "systemd-252.22-1~deb12u1" (dpkg), or None}
   static_pods     {"/etc/kubernetes/manifests/kube-apiserver.yaml": parsed manifest, ...}
@@ -250,7 +255,10 @@ def _proc_cgroups(text: str) -> dict:
 
 def _memory_dirs(text: str) -> dict | None:
     fields = text.split()
-    return {"path": fields[0], "count": _int(fields[1])} if len(fields) == 2 else None
+    if len(fields) not in (2, 3):  # facts recorded before the mount root was gathered have two
+        return None
+    root = fields[2] if len(fields) == 3 and fields[2] != "?" else None
+    return {"path": fields[0], "count": _int(fields[1]), "root": root}
 
 
 def _cgroup_stat(text: str) -> dict | None:
@@ -480,7 +488,8 @@ def _runtime(raw: dict, errors: dict[str, str]) -> dict:
                           for name, _, count in (line.partition(" ") for line in
                                                  _out(raw, "containerd-snapshots").splitlines())},
         },
-        "crio": {"storage_conf": config("/etc/containers/storage.conf", tomllib.loads)},
+        "crio": {"config": config("/etc/crio/crio.conf", tomllib.loads),
+                 "storage_conf": config("/etc/containers/storage.conf", tomllib.loads)},
     }
 
 

@@ -132,10 +132,14 @@ sysctls() {
 	grep -H '' $(existing $SYSCTLS)
 }
 
+# "PATH LIVE_DIRS MOUNT_ROOT". The mount's root (mountinfo field 4) is "/" when the whole memory
+# hierarchy is visible here; anything else is a bound subtree, whose directories cannot be compared
+# with the host-wide num_cgroups of /proc/cgroups.
 memory_cgroup_dirs() {
 	d=/sys/fs/cgroup/memory
 	[ -d "$d" ] || d=/sys/fs/cgroup
-	printf '%s %s\n' "$d" "$(find "$d" -xdev -type d | wc -l)"
+	root=$(while read -r _ _ _ r m _; do [ "$m" = "$d" ] && printf '%s\n' "$r"; done </proc/self/mountinfo | tail -n 1)
+	printf '%s %s %s\n' "$d" "$(find "$d" -xdev -type d | wc -l)" "${root:-?}"
 }
 
 # The field reports' kmem leak signals under the kubepods memory cgroup (cgroup v1 only).
@@ -158,13 +162,34 @@ df_both() {
 	df -P -k "$1" && df -P -i "$1"
 }
 
-disk_free() {
-	st=0
-	for p in $FS_PATHS; do
-		[ -d "$p" ] || continue
-		item "$p" df_both "$p" || st=$?
+# Where the kubelet and the runtimes keep their state, also when moved off the defaults (002 moved
+# docker to /data/docker): the default paths, the running daemons' flags, then the config files.
+storage_dirs() {
+	printf '%s\n' $FS_PATHS
+	printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
+		case $comm in
+		kubelet) flags='root-dir' ;;
+		dockerd) flags='data-root|graph|g' ;;
+		containerd) flags='root' ;;
+		*) continue ;;
+		esac
+		argv_of "$pid" | sed -n -E -e "s/^--?($flags)=//p" -e "/^--?($flags)\$/{n;p;}"
 	done
-	return $st
+	sed -n -E 's/.*"(data-root|graph)"[[:space:]]*:[[:space:]]*"([^"]+)".*/\2/p' /etc/docker/daemon.json 2>/dev/null
+	sed -n -E 's/^[[:space:]]*(root|graphroot)[[:space:]]*=[[:space:]]*"([^"]+)".*/\2/p' \
+		/etc/containerd/config.toml /etc/containers/storage.conf /etc/crio/crio.conf 2>/dev/null
+}
+
+disk_free() {
+	storage_dirs | sort -u | {
+		st=0
+		while IFS= read -r p; do
+			case $p in /*) ;; *) continue ;; esac
+			[ -d "$p" ] || continue
+			item "$p" df_both "$p" || st=$?
+		done
+		exit $st
+	}
 }
 
 certificates() {

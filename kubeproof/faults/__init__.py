@@ -1,0 +1,17 @@
+"""Fault primitives: what scenarios do to a node or a cluster, and how each is undone.
+
+Every primitive that changes a node records the change in a journal on that node *before* making
+it (journal.py), so that a run killed half-way is undone by `python -m kubeproof cleanup`.
+
+    node.py         commands on one node (kind container, ssh host, this host), with deadlines
+    waiting.py      the one wait-with-deadline every phase uses
+    journal.py      the on-node journal of changes and the sweep that undoes them
+    files.py        replace a node file temporarily, restored byte for byte
+    cgroups.py      memory cgroup churn and the live/dying cgroup counts
+    disk.py         free space and fill files (fallocate)
+    kubelet.py      edit the kubelet's config file and restart it
+    descriptors.py  exhaust a process's open-file limit
+    pki.py          re-issue a certificate with other dates from its CA
+    tls.py          TLS clients run under faketime
+    cluster.py      labelled Kubernetes objects and their removal
+"""

@@ -1,0 +1,134 @@
+"""Memory cgroups: the kmem accounting leak of old kernels, id headroom, and dying cgroups.
+
+000/003 (mkdir ... no space left on device) and 001 §1 (SLUB: Unable to allocate memory): with
+kernel memory accounting on, kernels before 4.x did not free a memory cgroup's id when its
+directory was removed; after enough pod churn the 65535 ids ran out. 001 saw it on 3.13, still on
+4.2, and not after moving to 4.9.
+
+The reports' test, "memory.kmem.slabinfo under kubepods is readable", means something only on those
+kernels: there, reading it fails with EIO unless kmem accounting was activated for the cgroup. On
+current kernels it is readable (and empty) in every cgroup, so it says nothing; what still
+happens is dying cgroups pinned by memory charged to them, counted in /proc/cgroups after rmdir.
+"""
+
+from __future__ import annotations
+
+from ..nodes.facts import NodeFacts
+from . import Findings
+
+KMEM_FIXED = (4, 9)  # 001 §1: 3.13 leaked, 4.2 still did, 4.9 did not
+MEMORY_CGROUP_IDS = 65535  # the memory controller's id space (MEM_CGROUP_ID_MAX)
+NO_KMEM_LIMIT = 2 ** 63 - 4096  # memory.kmem.limit_in_bytes when no kmem limit was ever set (x86-64)
+SECTIONS = ("kernel", "cgroup-mounts", "proc-cgroups", "memory-cgroup-dirs", "cgroup-stat", "kmem")
+
+
+def _release(facts: NodeFacts) -> str:
+    return facts.kernel_release or ".".join(map(str, facts.kernel_version or ()))
+
+
+def kmem_accounting(facts: NodeFacts) -> tuple[bool | None, list[str]]:
+    """(is kmem accounting live for pod cgroups, why) from the kubepods cgroups' kmem files.
+
+    None when no kubepods memory cgroup shows either way.
+    """
+    live, inactive = [], []
+    for path, kmem in sorted((facts.cgroup.get("kmem") or {}).items()):
+        slab = kmem.get("slabinfo") or {}
+        if slab.get("rc") == 0 and slab.get("bytes"):
+            live.append(f"{path}/memory.kmem.slabinfo readable ({slab['bytes']} bytes)")
+        elif slab.get("exists") and slab.get("rc"):
+            inactive.append(f"{path}/memory.kmem.slabinfo: {slab.get('error') or 'unreadable'}")
+        if (kmem.get("usage_in_bytes") or 0) > 0:
+            live.append(f"{path}/memory.kmem.usage_in_bytes {kmem['usage_in_bytes']}")
+        limit = kmem.get("limit_in_bytes")
+        if limit is not None and limit < NO_KMEM_LIMIT:
+            live.append(f"{path}/memory.kmem.limit_in_bytes {limit} (a kmem limit activates accounting)")
+    if live:
+        return True, live
+    return (False, inactive) if inactive else (None, [])
+
+
+def kmem_leak(facts: NodeFacts):
+    """The node's kernel cannot leak memory cgroup ids through kmem accounting."""
+    found = Findings(SECTIONS)
+    version = facts.kernel_version
+    if version is None:
+        return found.nothing("the kernel release was not gathered")
+    nokmem = "nokmem" in (facts.kernel_cmdline_params.get("cgroup.memory") or "").split(",")
+    live, signs = kmem_accounting(facts)
+    found.judged.update(kernel=_release(facts), fixed_in=".".join(map(str, KMEM_FIXED)),
+                        cgroup_version=facts.cgroup_version, nokmem=nokmem, kmem_live=live,
+                        kmem_signs=signs)
+    if tuple(version) >= KMEM_FIXED:
+        found.judged["reading"] = ("kernel releases removed memory cgroups' ids; a readable but empty "
+                                   "memory.kmem.slabinfo is not a leak sign on it")
+        return found.verdict()
+    if nokmem:
+        found.judged["reading"] = "cgroup.memory=nokmem: kernel memory is not accounted"
+        return found.verdict()
+    fixed = ".".join(map(str, KMEM_FIXED))
+    if live:
+        found.problems.append(f"kernel {_release(facts)} < {fixed} with kmem accounting live ("
+                              + "; ".join(signs) + ") and no cgroup.memory=nokmem: removed pod "
+                              "cgroups keep their memory cgroup ids until mkdir fails with ENOSPC")
+    elif live is None:
+        found.problems.append(f"kernel {_release(facts)} < {fixed}, no cgroup.memory=nokmem and no "
+                              f"kubepods memory cgroup showing kmem accounting off: a runc or kubelet "
+                              f"built without the nokmem tag turns it on for every pod")
+    else:
+        found.judged["reading"] = "kmem accounting inactive (EIO on slabinfo): the reports' sign of no leak"
+    return found.verdict()
+
+
+def id_headroom(facts: NodeFacts, max_percent: float):
+    """Memory cgroups in use (live and dying) stay under max_percent of the 65535 ids."""
+    found = Findings(("proc-cgroups",))
+    memory = (facts.cgroup.get("controllers") or {}).get("memory")
+    if not memory or not memory.get("enabled") or memory.get("num_cgroups") is None:
+        return found.nothing("no memory cgroup controller enabled in /proc/cgroups")
+    allowed = int(MEMORY_CGROUP_IDS * max_percent / 100)
+    used = memory["num_cgroups"]
+    found.judged.update(num_cgroups=used, allowed=allowed, limit=MEMORY_CGROUP_IDS, max_percent=max_percent)
+    if used > allowed:
+        found.problems.append(f"{used} memory cgroups in use (live and dying, /proc/cgroups) > {allowed} "
+                              f"({max_percent:g}% of the {MEMORY_CGROUP_IDS} ids; over by {used - allowed})")
+    return found.verdict()
+
+
+def dying(facts: NodeFacts) -> tuple[int, str] | None:
+    """(dying memory cgroups, how they were counted), or None when the facts cannot tell.
+
+    cgroup v2: the root's nr_dying_descendants. v1 (also hybrid, where the unified mount holds no
+    controller): /proc/cgroups' num_cgroups minus the live directories, valid only when the whole
+    memory hierarchy is visible where they were counted.
+    """
+    cgroup = facts.cgroup
+    stat = cgroup.get("stat") or {}
+    if cgroup.get("version") == 2 and stat.get("nr_dying_descendants") is not None:
+        return stat["nr_dying_descendants"], f"nr_dying_descendants in {stat['path']}"
+    memory = (cgroup.get("controllers") or {}).get("memory") or {}
+    dirs = cgroup.get("memory_dirs") or {}
+    if cgroup.get("version") == 1 and dirs.get("root") == "/" and None not in (
+            memory.get("num_cgroups"), dirs.get("count")):
+        return (max(memory["num_cgroups"] - dirs["count"], 0),
+                f"num_cgroups {memory['num_cgroups']} in /proc/cgroups - {dirs['count']} live "
+                f"directories under {dirs['path']}")
+    return None
+
+
+def dying_accumulation(facts: NodeFacts, max_dying: int):
+    """Removed memory cgroups are released instead of piling up as dying ones."""
+    found = Findings(("proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"))
+    counted = dying(facts)
+    found.judged.update(max_dying=max_dying, memory_dirs=facts.cgroup.get("memory_dirs"),
+                        stat=facts.cgroup.get("stat"))
+    if counted is None:
+        return found.nothing("dying memory cgroups cannot be counted here: no cgroup v2 "
+                             "nr_dying_descendants, and the v1 memory hierarchy is not visible whole "
+                             f"(mount root {(facts.cgroup.get('memory_dirs') or {}).get('root')})")
+    count, how = counted
+    found.judged.update(dying=count, counted_as=how)
+    if count > max_dying:
+        found.problems.append(f"{count} dying memory cgroups ({how}) > {max_dying} maximum "
+                              f"(over by {count - max_dying}): removed cgroups stay pinned by memory charged to them")
+    return found.verdict()

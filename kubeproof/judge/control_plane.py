@@ -1,0 +1,129 @@
+"""The control plane as its pods show it: kube-apiserver's probes against its authentication and its
+restarts (apiserver-anonymous-probe), kube-controller-manager's certificate signing duration
+(cert-expiry).
+
+Read from the pods' specs (on kubeadm clusters the mirrors of the static manifests), so a managed
+control plane, whose components are not pods, has nothing here to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from .findings import Finding
+from .objects import container_statuses, flags, labels, ref, repository_is
+
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+RESTARTING_PROBES = ("livenessProbe", "startupProbe")  # a failing readiness probe restarts nothing
+SIGNING_FLAGS = ("cluster-signing-duration", "experimental-cluster-signing-duration")  # the latter before 1.19
+DEFAULT_SIGNING = timedelta(hours=8760)  # kube-controller-manager's default, one year
+
+
+def component_pods(pods: list[dict], component: str) -> list[dict]:
+    """Pods of a control-plane component: labelled component=NAME (kubeadm, kind, kubespray) or
+    running its image."""
+    return [p for p in pods if labels(p).get("component") == component
+            or any(repository_is(c.get("image", ""), component) for c in (p.get("spec") or {}).get("containers") or [])]
+
+
+def main_container(pod: dict, component: str) -> dict:
+    """The component's own container: named for it, running its image, else the first."""
+    found = (pod.get("spec") or {}).get("containers") or [{}]
+    return next((c for c in found if c.get("name") == component or repository_is(c.get("image", ""), component)),
+                found[0])
+
+
+def _unauthenticated_health_probe(container: dict) -> tuple[str, dict] | None:
+    """The first restarting probe that GETs a health path over HTTPS without an Authorization header."""
+    for kind in RESTARTING_PROBES:
+        get = (container.get(kind) or {}).get("httpGet")
+        if not get or (get.get("scheme") or "HTTP").upper() != "HTTPS":
+            continue
+        path = (get.get("path") or "/").split("?", 1)[0].rstrip("/")
+        if path in HEALTH_PATHS and not any(h.get("name", "").lower() == "authorization"
+                                            for h in get.get("httpHeaders") or []):
+            return kind, get
+    return None
+
+
+def apiserver_probe_and_auth(pods: list[dict]) -> list[Finding]:
+    """--anonymous-auth=false beside an unauthenticated HTTPS health probe, or an insecure port."""
+    findings = []
+    for pod in component_pods(pods, "kube-apiserver"):
+        container = main_container(pod, "kube-apiserver")
+        given = flags(container)
+        probe = _unauthenticated_health_probe(container)
+        evidence = {"pod": ref(pod), "anonymous-auth": given.get("anonymous-auth"),
+                    "insecure-port": given.get("insecure-port"),
+                    "probes": {k: container[k] for k in RESTARTING_PROBES if k in container}}
+        if given.get("anonymous-auth") == "false" and probe:
+            kind, get = probe
+            findings.append(Finding(
+                f"{ref(pod)}: --anonymous-auth=false, but its {kind} is an unauthenticated HTTPS GET "
+                f"{get.get('path')} on port {get.get('port')}: the kubelet's probe gets 401 and the apiserver "
+                f"is restarted after {(container[kind].get('failureThreshold') or 3)} failures (002); keep "
+                "anonymous auth on and let RBAC (system:public-info-viewer) limit it to the health endpoints",
+                evidence))
+        if given.get("insecure-port", "0") != "0":
+            findings.append(Finding(
+                f"{ref(pod)}: --insecure-port={given['insecure-port']} serves the whole API without "
+                "authentication or authorization (002's workaround); set it to 0 (the port was removed in 1.20)",
+                evidence))
+    return findings
+
+
+def apiserver_restarts(pods: list[dict], limit: int) -> tuple[list[Finding], list[dict]]:
+    """(findings, every kube-apiserver container seen) for containers restarted more than limit times."""
+    findings, seen = [], []
+    for pod in component_pods(pods, "kube-apiserver"):
+        for status in container_statuses(pod):
+            last = (status.get("lastState") or {}).get("terminated") or {}
+            evidence = {"pod": ref(pod), "container": status.get("name"), "restartCount": status.get("restartCount", 0),
+                        "lastTerminated": {k: last.get(k) for k in ("reason", "exitCode", "finishedAt") if k in last}}
+            seen.append(evidence)
+            if evidence["restartCount"] > limit:
+                why = (f"; last terminated {last.get('reason')} (exit {last.get('exitCode')}) at {last.get('finishedAt')}"
+                       if last else "")
+                findings.append(Finding(f"{ref(pod)} container {status.get('name')} restarted "
+                                        f"{evidence['restartCount']} times (limit {limit}){why}", evidence))
+    return findings, seen
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def go_duration(text: str) -> timedelta:
+    """A Go time.Duration string (`87600h`, `8760h0m0s`, `1.5h`); ValueError when it is not one."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a Go duration: {text!r}")
+    return timedelta(seconds=sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
+
+
+def signing_durations(pods: list[dict], max_days: int) -> tuple[list[Finding], list[dict]]:
+    """(findings, every kube-controller-manager seen) for signing durations above max_days."""
+    findings, seen = [], []
+    for pod in component_pods(pods, "kube-controller-manager"):
+        given = flags(main_container(pod, "kube-controller-manager"))
+        flag = next((f for f in SIGNING_FLAGS if f in given), None)
+        try:
+            duration = go_duration(given[flag]) if flag else DEFAULT_SIGNING
+        except ValueError as exc:
+            findings.append(Finding(f"{ref(pod)}: --{flag}: {exc}", {"pod": ref(pod), flag: given[flag]}))
+            continue
+        evidence = {"pod": ref(pod), "flag": f"--{flag}={given[flag]}" if flag else "(default 8760h)",
+                    "days": duration.total_seconds() / 86400}
+        seen.append(evidence)
+        if duration > timedelta(days=max_days):
+            findings.append(Finding(
+                f"{ref(pod)}: --{flag}={given[flag]} signs certificates for {duration.days} days "
+                f"(limit {max_days}): such credentials cannot be revoked and outlive the people holding them "
+                "(000's ten-year certificates); rotate instead", evidence))
+    return findings, seen
+
+
+def is_apiserver(pod: dict) -> bool:
+    return bool(component_pods([pod], "kube-apiserver"))
+

@@ -1,0 +1,64 @@
+"""Pods as their containers fare: crash loops, failed pulls and starts, OOM kills, restarts
+(workload-crashes), and pods the kubelet evicted for their ephemeral storage (nodefs-pressure).
+"""
+
+from __future__ import annotations
+
+from .control_plane import is_apiserver
+from .findings import Finding
+from .objects import container_statuses, name, namespace, ref
+
+# Waiting reasons of a container that cannot run (kubelet's pkg/kubelet/container/sync_result.go and
+# images/types.go; 004 lists them): it will not recover without a change.
+STUCK_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "RunContainerError",
+                 "CreateContainerConfigError", "CreateContainerError")
+# The kubelet's eviction messages for local-storage limits (pkg/kubelet/eviction/helpers.go): the pod's
+# total, one container's limit, an emptyDir's sizeLimit. 004: "Pod ephemeral local storage usage exceeds
+# the total limit of containers 8Gi."
+EPHEMERAL_STORAGE_MESSAGES = ("ephemeral local storage usage exceeds", "exceeded its local ephemeral storage limit",
+                              "Usage of EmptyDir volume")
+
+
+def crashing_containers(pods: list[dict], restart_limit: int) -> list[Finding]:
+    """One finding per container stuck waiting, last killed for memory, or restarted past the limit.
+
+    kube-apiserver is left to apiserver-anonymous-probe, which judges its restarts with their cause.
+    """
+    findings = []
+    for pod in pods:
+        if is_apiserver(pod):
+            continue
+        for status in container_statuses(pod):
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            killed = next((t for t in ((status.get("state") or {}).get("terminated"),
+                                       (status.get("lastState") or {}).get("terminated"))
+                           if t and t.get("reason") == "OOMKilled"), None)
+            restarts = status.get("restartCount", 0)
+            problems = []
+            if waiting.get("reason") in STUCK_REASONS:
+                problems.append(f"{waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else ""))
+            if killed:
+                problems.append(f"OOMKilled (exit {killed.get('exitCode')}) at {killed.get('finishedAt')}")
+            if restarts > restart_limit:
+                problems.append(f"{restarts} restarts (limit {restart_limit})")
+            if problems:
+                node = (pod.get("spec") or {}).get("nodeName") or "no node"
+                findings.append(Finding(
+                    f"{ref(pod)} container {status.get('name')} on {node}: {'; '.join(problems)}",
+                    {"namespace": namespace(pod), "pod": name(pod), "container": status.get("name"), "node": node,
+                     "image": status.get("image"), "restartCount": restarts, "state": status.get("state"),
+                     "lastState": status.get("lastState")}))
+    return findings
+
+
+def ephemeral_storage_evictions(pods: list[dict]) -> list[Finding]:
+    findings = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        message = status.get("message") or ""
+        if status.get("reason") == "Evicted" and any(m in message for m in EPHEMERAL_STORAGE_MESSAGES):
+            node = (pod.get("spec") or {}).get("nodeName")
+            findings.append(Finding(f"{ref(pod)} on node {node} was evicted: {message.strip()}",
+                                    {"namespace": namespace(pod), "pod": name(pod), "node": node,
+                                     "phase": status.get("phase"), "reason": status.get("reason"), "message": message}))
+    return findings

@@ -1,0 +1,1 @@
+"""Reports of a run: the audit document (audit.json), its Markdown and HTML renderings, and diffs."""

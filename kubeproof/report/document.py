@@ -1,0 +1,62 @@
+"""The audit document: verdicts per failure id and per node, with evidence. Written as audit.json.
+
+Schema "kubeproof.audit/v1" (documented in docs/audit-json.md); fields are only ever added, so a
+reader of v1 keeps working across kubeproof versions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+from typing import Iterable
+
+from .. import __version__
+from .. import catalog as catalogs
+from .records import Result
+
+SCHEMA = "kubeproof.audit/v1"
+# Most decisive first: one failed test makes the failure id "fail", whatever else happened.
+VERDICT_ORDER = ("fail", "error", "pass", "skip", "not-run")
+OUTCOME_VERDICT = {"failed": "fail", "error": "error", "passed": "pass", "skipped": "skip"}
+
+
+def combine(outcomes: Iterable[str]) -> str:
+    verdicts = {OUTCOME_VERDICT[o] for o in outcomes}
+    return next((v for v in VERDICT_ORDER if v in verdicts), "not-run")
+
+
+def build(results: Iterable[Result], *, target: dict | None, gate: dict,
+          created: datetime | None = None) -> dict:
+    catalog = catalogs.load()
+    by_id: dict[str, list[Result]] = defaultdict(list)
+    by_node: dict[str, list[Result]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for result in results:
+        counts[result.outcome] += 1
+        for failure_id in result.failure_ids:
+            by_id[failure_id].append(result)
+        if result.node:
+            by_node[result.node].append(result)
+    failures = []
+    for entry in catalog.entries:
+        mine = by_id.get(entry.id, [])
+        failures.append({**entry.as_dict(), "verdict": combine(r.outcome for r in mine),
+                         "results": [r.as_dict() for r in mine]})
+    nodes = {name: {"verdict": combine(r.outcome for r in mine),
+                    "failing": sorted({i for r in mine if r.outcome in ("failed", "error")
+                                       for i in r.failure_ids})}
+             for name, mine in sorted(by_node.items())}
+    return {
+        "schema": SCHEMA,
+        "kubeproof_version": __version__,
+        "created": (created or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "target": target,
+        "gate": gate,
+        "summary": {
+            "verdict": combine(o for o, n in counts.items() for _ in range(n)),
+            "counts": {o: counts.get(o, 0) for o in ("passed", "failed", "error", "skipped")},
+            "failures": {f["id"]: f["verdict"] for f in failures},
+            "nodes": nodes,
+        },
+        "failures": failures,
+    }

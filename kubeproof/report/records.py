@@ -1,0 +1,93 @@
+"""What each test contributes to the reports, attached to its pytest report so xdist carries it.
+
+pytest serializes a report's attributes for the controller (`_report_to_json` copies __dict__),
+so a JSON-able `report.kubeproof` reaches the controller from every worker.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .redact import redact
+
+EVIDENCE_LIMIT = 32_000  # characters per evidence item: enough to judge, bounded at 5,000 nodes
+
+
+def _bounded(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    if len(text) <= EVIDENCE_LIMIT:
+        return json.loads(text)
+    return {"truncated": True, "characters": len(text), "head": text[:EVIDENCE_LIMIT]}
+
+
+def test_data(item: pytest.Item, suite: str | None, evidence: dict[str, Any]) -> dict:
+    """The JSON-able facts about one test the reports need."""
+    callspec = getattr(item, "callspec", None)
+    node = callspec.params.get("node") if callspec else None
+    return {
+        "failure_ids": [a for m in item.iter_markers("failure") for a in m.args],
+        "suite": suite,
+        "subject": f"node/{node}" if node else "cluster",
+        "node": node,
+        "evidence": {name: _bounded(data) for name, data in evidence.items()},  # redacted on attach
+    }
+
+
+@dataclass
+class Result:
+    """One test's outcome over its setup, call and teardown phases."""
+
+    test: str
+    failure_ids: list[str]
+    suite: str | None
+    subject: str
+    node: str | None
+    outcome: str = "passed"  # passed | failed | error | skipped
+    message: str = ""
+    duration: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def absorb(self, report: pytest.TestReport) -> None:
+        self.duration += report.duration
+        data = getattr(report, "kubeproof", None) or {}
+        self.evidence.update(data.get("evidence", {}))
+        if report.skipped and self.outcome == "passed":
+            self.outcome = "skipped"
+            self.message = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
+        elif report.failed and self.outcome in ("passed", "skipped"):
+            self.outcome = "failed" if report.when == "call" else "error"
+            self.message = redact(_failure_text(report))
+
+    def as_dict(self) -> dict:
+        return {"test": self.test, "subject": self.subject, "node": self.node, "suite": self.suite,
+                "outcome": self.outcome, "message": self.message, "duration": round(self.duration, 3),
+                "evidence": self.evidence}
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    """The exception text without the traceback: the verdict's message, or the assertion."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is None:
+        return str(report.longrepr or "")
+    return crash.message.removeprefix("Failed: ")
+
+
+class Collector:
+    """A plugin gathering results in the controller from every worker's reports, in arrival order."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Result] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "kubeproof", None)
+        if data is None:
+            return
+        result = self.results.get(report.nodeid)
+        if result is None:
+            result = self.results[report.nodeid] = Result(
+                report.nodeid, data["failure_ids"], data["suite"], data["subject"], data["node"])
+        result.absorb(report)

@@ -1,0 +1,197 @@
+"""Reports and the gate: audit.{json,md,html}, JUnit, Allure, --fail-on and the diff command.
+
+The runs audit a recorded cluster whose node facts were gathered for real from this host, so node
+and cluster results, evidence and verdicts all come from the real plugin path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kubeproof import catalog as catalogs
+from kubeproof.nodes import gather, transport
+
+REPO = Path(__file__).resolve().parent.parent
+HEALTHY = Path(__file__).parent / "data" / "clusters" / "healthy"
+PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretsecretsecret\n-----END RSA PRIVATE KEY-----"
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
+
+SUITES = {
+    "suite_node/test_node.py": f'''
+import pytest
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_nofile(node, evidence, verdict):
+    evidence.attach("kubeconfig", {{"users": [{{"user": {{"token": "{TOKEN}"}}}}]}})
+    evidence.attach("pem", """{PRIVATE_KEY}""")
+    evidence.attach("hostname", node.facts.hostname)
+    verdict.fail_if(["kubelet nofile 1024 < 102400" if FAIL_BLOCKER else ""])
+
+@pytest.mark.failure("storage-driver")
+def test_driver(node, verdict):
+    verdict.fail_if(["docker storage driver devicemapper"])
+
+FAIL_BLOCKER = {{fail_blocker}}
+''',
+    "suite_cluster/test_cluster.py": '''
+import pytest
+
+@pytest.mark.failure("namespace-stuck")
+def test_namespaces(cluster, evidence):
+    evidence.attach("namespaces", [n["metadata"]["name"] for n in cluster.list("namespaces")])
+''',
+}
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory) -> Path:
+    """The healthy recorded cluster, with this host's real facts standing for node cp-1."""
+    directory = tmp_path_factory.mktemp("reports") / "dump"
+    shutil.copytree(HEALTHY, directory)
+    facts = gather.gather(transport.open_host("local://"), "cp-1")
+    (directory / "nodes-facts").mkdir(exist_ok=True)
+    (directory / "nodes-facts" / "cp-1.json").write_text(json.dumps(facts))
+    return directory
+
+
+def run(pytester: pytest.Pytester, dump: Path, *args: str, fail_blocker: bool = True,
+        subprocess_run: bool = False) -> tuple[pytest.RunResult, Path]:
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n    suite_cluster:cluster\n")
+    for path, body in SUITES.items():
+        (pytester.path / path).parent.mkdir(exist_ok=True)
+        (pytester.path / path).write_text(body.replace("{fail_blocker}", str(fail_blocker)))
+    reports = pytester.path / "out"
+    runner = pytester.runpytest_subprocess if subprocess_run else pytester.runpytest
+    result = runner(f"--from-dump={dump}", f"--report-dir={reports}", "--nodes=kubernetes.io/hostname=cp-1",
+                    *args)
+    runs = sorted(reports.iterdir()) if reports.exists() else []
+    return result, (runs[-1] if runs else reports)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_audit_reports_written_with_verdicts_evidence_and_no_secrets(pytester, dump, workers) -> None:
+    result, directory = run(pytester, dump, *workers, subprocess_run=bool(workers))
+    result.assert_outcomes(passed=1, failed=2)
+    assert f"kubeproof: audit report {directory / 'audit.html'}" in result.stdout.str()
+    doc = json.loads((directory / "audit.json").read_text())
+    assert doc["schema"] == "kubeproof.audit/v1"
+    assert [f["id"] for f in doc["failures"]] == list(catalogs.load().ids)
+    verdicts = doc["summary"]["failures"]
+    assert (verdicts["nofile-exhaustion"], verdicts["storage-driver"], verdicts["namespace-stuck"]) == \
+        ("fail", "fail", "pass")
+    assert verdicts["cert-expiry"] == "not-run"
+    assert doc["summary"]["nodes"] == {"cp-1": {"verdict": "fail",
+                                                "failing": ["nofile-exhaustion", "storage-driver"]}}
+    nofile = next(f for f in doc["failures"] if f["id"] == "nofile-exhaustion")["results"][0]
+    assert nofile["subject"] == "node/cp-1" and "kubelet nofile 1024 < 102400" in nofile["message"]
+    assert nofile["evidence"]["hostname"] == json.loads((dump / "nodes-facts/cp-1.json").read_text())["hostname"]
+    namespaces = next(f for f in doc["failures"] if f["id"] == "namespace-stuck")["results"][0]
+    assert "kube-system" in namespaces["evidence"]["namespaces"]
+    for name in ("audit.json", "audit.md", "audit.html"):
+        text = (directory / name).read_text()
+        assert "PRIVATE KEY" not in text and TOKEN not in text and "secretsecret" not in text, name
+    assert "## nofile-exhaustion" in (directory / "audit.md").read_text()
+
+
+@pytest.mark.parametrize("fail_on, fail_blocker, status", [
+    (None, False, 1),          # default: any failure fails the gate
+    ("critical", False, 0),    # only the minor storage-driver failure: reported, not gating
+    ("critical", True, 1),     # the blocker nofile failure gates
+    ("blocker", True, 1),
+])
+def test_fail_on_gates_by_severity(pytester, dump, fail_on, fail_blocker, status) -> None:
+    args = [f"--fail-on={fail_on}"] if fail_on else []
+    result, directory = run(pytester, dump, *args, fail_blocker=fail_blocker)
+    assert result.ret == status
+    gate = json.loads((directory / "audit.json").read_text())["gate"]
+    assert gate["exit_status"] == status
+    assert ("storage-driver" in gate["failing"]) == (fail_on is None)
+
+
+def test_junit_properties_and_allure_labels_under_xdist(pytester, dump) -> None:
+    junit, allure_dir = pytester.path / "junit.xml", pytester.path / "allure"
+    result, _ = run(pytester, dump, "-n", "2", f"--junitxml={junit}", f"--alluredir={allure_dir}",
+                    subprocess_run=True)
+    result.assert_outcomes(passed=1, failed=2)
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    props = {k: v for k, v in ((p.get("name"), p.get("value")) for p in cases["test_nofile[cp-1]"].iter("property"))}
+    assert props == {"failure_id": "nofile-exhaustion", "severity": "blocker", "subject": "node/cp-1"}
+    assert cases["test_nofile[cp-1]"].get("classname") == "suite_node.test_node"
+
+    tests = [json.loads(p.read_text()) for p in allure_dir.glob("*-result.json")]
+    nofile = next(t for t in tests if t["name"].startswith("test_nofile"))
+    labels = {(label["name"], label["value"]) for label in nofile["labels"]}
+    assert {("epic", "nofile-exhaustion"), ("feature", "node"), ("severity", "blocker"),
+            ("node", "cp-1")} <= labels
+    assert any(name == "target" and value.startswith("dump ") for name, value in labels)
+    attachments = {a["name"]: allure_dir / a["source"] for a in nofile["attachments"]}
+    assert {"kubeconfig", "pem", "hostname", "problems"} <= set(attachments)
+    everything = "".join(p.read_text(errors="replace") for p in allure_dir.iterdir())
+    assert TOKEN not in everything and "secretsecret" not in everything
+
+
+def test_diff_shows_regressions_between_two_runs(pytester, dump, tmp_path) -> None:
+    _, fixed = run(pytester, dump, fail_blocker=False)
+    old = tmp_path / "old.json"
+    shutil.copy(fixed / "audit.json", old)
+    _, broken = run(pytester, dump, fail_blocker=True)
+    cmd = [sys.executable, "-m", "kubeproof", "diff"]
+    regressed = subprocess.run([*cmd, str(old), str(broken / "audit.json")], capture_output=True, text=True)
+    assert regressed.returncode == 1
+    assert "REGRESSED  nofile-exhaustion [blocker] node/cp-1:" in regressed.stdout
+    assert "VERDICT    nofile-exhaustion: pass -> fail" in regressed.stdout
+    assert regressed.stdout.strip().endswith("1 regression, 0 fixed")
+    recovered = subprocess.run([*cmd, str(broken / "audit.json"), str(old)], capture_output=True, text=True)
+    assert recovered.returncode == 0
+    assert "FIXED      nofile-exhaustion node/cp-1" in recovered.stdout
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_html_renders_its_summary_in_headless_chromium(pytester, dump, tmp_path) -> None:
+    _, directory = run(pytester, dump)
+    page = (directory / "audit.html").as_uri()
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--dump-dom", page],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert '<table id="summary">' in dom and "nofile-exhaustion" in dom and "FAIL" in dom
+    shot = tmp_path / "audit.png"
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", "--window-size=1280,900",
+                    page], capture_output=True, timeout=120)
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000, "a rendered summary, not a blank page"
+
+
+ALLURE = shutil.which("allure")
+
+
+@pytest.mark.skipif(ALLURE is None or CHROMIUM is None,
+                    reason="needs Allure 3 from the npm registry and Debian's chromium (.ci/run installs both)")
+def test_allure3_renders_one_html_file_without_java(pytester, dump, tmp_path) -> None:
+    allure_dir = pytester.path / "allure"
+    run(pytester, dump, f"--alluredir={allure_dir}")
+    out = pytester.path / "allure-report"
+    subprocess.run([ALLURE, "generate", "--config", str(REPO / "kubeproof" / "report" / "allurerc.mjs"),
+                    "--output", str(out), str(allure_dir)], check=True, capture_output=True, timeout=300,
+                   env={**os.environ, "ALLURE_NO_ANALYTICS": "true"})
+    page = out / "index.html"  # Allure writes summary.json beside it for CI integrations
+    html = page.read_text(errors="replace")
+    assert re.findall(r"<script[^>]*\bsrc=\"(?!data:)", html) == [], "everything inlined, nothing fetched"
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=180).stdout
+    # The overview draws the epics (failure ids) and suites from the embedded results.
+    assert "nofile-exhaustion" in dom and "suite_node" in dom
