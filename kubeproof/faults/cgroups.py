@@ -155,6 +155,6 @@ def settle(node: NodeShell, baseline: CgroupCount, *, tolerance: int,
     """Wait until dying cgroups are back within tolerance of the baseline; (the count, seconds)."""
     started = time.monotonic()
     back = wait_for(f"node {node.name}: dying memory cgroups back to {baseline.dying} (+{tolerance})",
-                    lambda: (c := count(node)) if c.dying <= baseline.dying + tolerance else None,
+                    lambda: count(node), until=lambda c: c.dying <= baseline.dying + tolerance,
                     timeout=timeout, interval=0.2)
     return back, time.monotonic() - started

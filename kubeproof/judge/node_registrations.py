@@ -1,0 +1,67 @@
+"""hostname-drift: every machine is registered once, and per-node network records name real nodes.
+
+In field report 001 §5 a host was renamed and calico registered it a second time, leaving the old
+record behind and the node's pod network broken. Seen from the API today:
+
+- the kubelet registers under the hostname, so a renamed host appears as a second Node object with
+  the first one's InternalIP and machine-id, the old one going NotReady;
+- calico (Kubernetes datastore) keeps its per-node IPAM state in BlockAffinity objects keyed by node
+  name; one whose node does not exist is the renamed or removed host's leftover, holding its block.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .findings import Finding
+from .objects import condition, name
+
+
+def _registration(node: dict) -> dict:
+    status = node.get("status") or {}
+    ready = condition(node, "Ready") or {}
+    return {"node": name(node), "created": (node.get("metadata") or {}).get("creationTimestamp"),
+            "ready": ready.get("status", "Unknown"), "readyMessage": ready.get("message"),
+            "machineID": (status.get("nodeInfo") or {}).get("machineID"),
+            "internalIPs": [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]}
+
+
+def duplicate_registrations(nodes: list[dict]) -> list[Finding]:
+    """Node objects sharing an InternalIP or a machine-id: one host registered under two names (or a
+    cloned image that kept /etc/machine-id, which breaks the same per-machine assumptions)."""
+    registrations = [_registration(n) for n in nodes]
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for registration in registrations:
+        for ip in registration["internalIPs"]:
+            groups["InternalIP", ip].append(registration)
+        if registration["machineID"]:
+            groups["machine-id", registration["machineID"]].append(registration)
+    shared: dict[tuple[str, ...], list[str]] = defaultdict(list)  # the same nodes share several identifiers
+    for (what, value), members in groups.items():
+        if len(members) > 1:
+            shared[tuple(sorted(m["node"] for m in members))].append(f"{what} {value}")
+    by_name = {r["node"]: r for r in registrations}
+    findings = []
+    for names, identifiers in shared.items():
+        members = [by_name[n] for n in names]
+        states = ", ".join(f"{m['node']} (Ready={m['ready']}, registered {m['created']})" for m in members)
+        findings.append(Finding(f"nodes {' and '.join(names)} share {', '.join(identifiers)}: one host registered "
+                                f"under {len(names)} names ({states}); delete the stale Node and its CNI records",
+                                {"nodes": members, "shared": identifiers}))
+    return findings
+
+
+def orphaned_block_affinities(affinities: list[dict], nodes: list[dict]) -> list[Finding]:
+    """calico BlockAffinities naming a node that does not exist."""
+    known = {name(n) for n in nodes}
+    by_node: dict[str, list[dict]] = defaultdict(list)
+    for affinity in affinities:
+        spec = affinity.get("spec") or {}
+        if spec.get("node") not in known and spec.get("deleted") != "true":
+            by_node[spec.get("node")].append({"blockAffinity": name(affinity), "cidr": spec.get("cidr"),
+                                              "state": spec.get("state")})
+    return [Finding(f"calico block affinities {', '.join(b['blockAffinity'] for b in blocks)} "
+                    f"({', '.join(b['cidr'] for b in blocks)}) belong to node {node!r}, which does not exist: "
+                    "a renamed or removed host's network state (001 §5); release them (calicoctl ipam check / "
+                    "release) once the host is gone", {"node": node, "blocks": blocks})
+            for node, blocks in sorted(by_node.items())]
