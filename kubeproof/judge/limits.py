@@ -7,7 +7,7 @@ it ran out of descriptors and the nodes' container network and DNS died.
 from __future__ import annotations
 
 from ..nodes.facts import NodeFacts
-from . import Findings, kubelet
+from . import Findings
 
 # The daemons whose descriptors the node's networking and pods depend on, by role.
 NODE_DAEMONS = (
@@ -26,7 +26,7 @@ def _daemons(facts: NodeFacts) -> tuple[list[tuple[str, dict]], list[str]]:
     Pod-run daemons in other PID namespaces count only on a node with its own kubelet: on a
     machine without one (a kind host, a dev box) they belong to the nodes it runs in containers.
     """
-    own_kubelet = kubelet.present(facts) and any(p["node_pid_namespace"] for p in facts.process("kubelet"))
+    own_kubelet = facts.kubelet_running  # a kubelet in the node's own PID namespace
     found, absent = [], []
     for role, names in NODE_DAEMONS:
         procs = [p for name in names for p in facts.process(name)
