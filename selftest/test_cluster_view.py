@@ -14,6 +14,7 @@ import math
 import re
 import socket
 import time
+from datetime import datetime
 from pathlib import Path
 
 import kubernetes
@@ -24,18 +25,14 @@ from cryptography import x509
 from kubeproof.errors import InsufficientPermission, KubeproofError, Unavailable
 from kubeproof.kube.client import api_client, check_reachable, get_json
 from kubeproof.kube.dump import read_node_facts, write_dump
-from kubeproof.kube.kinds import KINDS, kind_named
+from kubeproof.kube.kinds import KINDS
 from kubeproof.kube.replay import ReplayServer
 from kubeproof.kube.view import ClusterView
 from kubeproof.sharing import SessionCache
+from kubectl_dump import KUBECTL_KINDS, write_kubectl_dump
 
 DATA = Path(__file__).parent / "data"
 HEALTHY = DATA / "clusters" / "healthy"
-# What `kubectl cluster-info dump` writes per namespace, in the order its Run() writes them.
-KUBECTL_NAMESPACED = (("events", "events"), ("replication-controllers", None), ("services", "services"),
-                      ("daemonsets", "daemonsets.apps"), ("deployments", "deployments.apps"),
-                      ("replicasets", "replicasets.apps"), ("pods", "pods"))
-KUBECTL_KINDS = {"nodes"} | {name for _, name in KUBECTL_NAMESPACED if name}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +97,7 @@ def test_live_view_through_the_real_client_equals_the_dump(healthy, server, api)
         assert all(page["limit"] == "2" for page in pages)
         tokens = [page.get("continue") for page in pages]
         assert tokens[0] is None and all(tokens[1:]) and len(set(tokens[1:])) == len(tokens) - 1
-    assert len(_lists(server, "/api/v1/pods")) == 6  # 12 pods, 2 a page
+    assert len(_lists(server, "/api/v1/pods")) == 7  # 13 pods, 2 a page
 
 
 def test_pagination_follows_continue_when_the_server_returns_fewer_than_asked(healthy, tmp_path):
@@ -126,32 +123,6 @@ def test_namespaced_lists_and_single_objects_through_the_client(healthy, api):
 
 
 # --- kubectl cluster-info dump ------------------------------------------------------------------
-
-def write_kubectl_dump(view: ClusterView, directory: Path, output: str) -> Path:
-    """What `kubectl cluster-info dump --all-namespaces -o OUTPUT --output-directory DIR` writes."""
-    def typed_list(kind_name: str | None, items: list[dict]) -> dict:
-        kind = kind_named(kind_name) if kind_name else None
-        return {"kind": f"{kind.kind if kind else 'ReplicationController'}List",
-                "apiVersion": kind.api_version if kind else "v1", "metadata": {"resourceVersion": "1234"},
-                "items": [{k: v for k, v in item.items() if k not in ("apiVersion", "kind")} for item in items]}
-
-    def put(path: Path, data: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=4) if output == "json" else yaml.safe_dump(data))
-
-    put(directory / f"nodes.{output}", typed_list("nodes", view.list("nodes")))
-    for namespace in [ns["metadata"]["name"] for ns in view.list("namespaces")]:
-        for stem, kind_name in KUBECTL_NAMESPACED:
-            items = [i for i in view.list(kind_name) if i["metadata"]["namespace"] == namespace] if kind_name else []
-            put(directory / namespace / f"{stem}.{output}", typed_list(kind_name, items))
-        for pod in (p for p in view.list("pods") if p["metadata"]["namespace"] == namespace):
-            name = f"{namespace}/{pod['metadata']['name']}"
-            logs = directory / namespace / pod["metadata"]["name"] / "logs.txt"
-            logs.parent.mkdir()
-            logs.write_text(f"==== START logs for container x of pod {name} ====\n"
-                            f"==== END logs for container x of pod {name} ====\n")
-    return directory
-
 
 @pytest.mark.parametrize("output", ["json", "yaml"])
 def test_kubectl_cluster_info_dump_loads_the_same_items(healthy, tmp_path, output):
@@ -406,3 +377,41 @@ def test_session_cache_shares_lists_between_workers(server, api, tmp_path):
         assert second.list(kind.name) == first.list(kind.name)
     assert second.version() == first.version()
     assert len([r for r in server.requests if r[0] == "list"]) == one_set
+
+
+# --- the view's now(), its serving certificate, and what it keeps of Secrets ----------------------
+
+def test_now_is_the_moment_the_view_stands_for(healthy, generator, api, tmp_path):
+    assert healthy.now() == generator.DUMPED  # the dump's created time
+    # Live: the API server's clock, from its Date header (the replay server states the dump's moment).
+    assert ClusterView.live(api).now() == generator.DUMPED
+    # A kubectl dump records no time: its newest Node heartbeat stands for it.
+    kubectl = ClusterView.from_dump(write_kubectl_dump(healthy, tmp_path / "kubectl", "json"))
+    assert kubectl.now() == max(datetime.fromisoformat(c["lastHeartbeatTime"].replace("Z", "+00:00"))
+                                for n in healthy.list("nodes") for c in n["status"]["conditions"])
+
+
+def test_serving_certificate_of_dumps_and_plain_http(healthy, generator, api, tmp_path):
+    assert healthy.serving_certificate() == generator.apiserver_certificate()
+    with pytest.raises(Unavailable, match="reached over plain HTTP: it presents no serving certificate"):
+        ClusterView.live(api).serving_certificate()
+    kubectl = ClusterView.from_dump(write_kubectl_dump(healthy, tmp_path / "kubectl", "json"))
+    with pytest.raises(Unavailable, match="does not record the API server's serving certificate"):
+        kubectl.serving_certificate()
+
+
+def test_secrets_keep_only_certificates_before_anything_sees_them(generator, tmp_path):
+    """A source serving Secrets in clear: the live view's cache, its lists and a dump hold certificates only."""
+    raw = {kind.name: [o for o in generator.source_objects() if (o["apiVersion"], o["kind"]) ==
+                       (kind.api_version, kind.kind)] for kind in KINDS}
+    clear = ClusterView(lambda kind: raw[kind.name], "secrets in clear", version=lambda: generator.SERVER_VERSION)
+    assert any("PRIVATE KEY" in base64.b64decode(v).decode() for s in clear.list("secrets") for v in s["data"].values())
+    with ReplayServer(clear) as server:
+        with api_client(str(server.write_kubeconfig(tmp_path / "kubeconfig")), "replay") as api:
+            live = ClusterView.live(api, cache=SessionCache(tmp_path / "cache"))
+            secrets = live.list("secrets")
+            written = write_dump(live, tmp_path / "dump")
+    kept = {s["metadata"]["name"]: sorted(s["data"]) for s in secrets}
+    assert kept == {"kube-proxy-token": ["ca.crt"], "web-tls": ["tls.crt"]}
+    assert "PRIVATE KEY" not in _every_text(tmp_path / "cache") and "PRIVATE KEY" not in _every_text(written)
+    assert generator.TOKEN not in _every_text(tmp_path / "cache")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .findings import Finding
-from .objects import containers, controller, is_static, name, namespace, ref, repository_is, workload_of
+from .objects import controller, is_static, name, namespace, ref, repository_is, workload_of
 from .scheduling import tolerates
 
 CRITICAL_CLASSES = ("system-node-critical", "system-cluster-critical")

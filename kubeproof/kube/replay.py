@@ -188,12 +188,15 @@ class ReplayServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def write_kubeconfig(self, path: str | Path, context: str = "replay") -> Path:
-        """A kubeconfig whose context reaches this server with its bearer token."""
+    def write_kubeconfig(self, path: str | Path, context: str = "replay", server_name: str | None = None) -> Path:
+        """A kubeconfig whose context reaches this server with its bearer token; over HTTPS it trusts
+        the CA, and server_name (tls-server-name) is the name its certificate is verified for."""
         path = Path(path)
         cluster = {"server": self.url}
         if self.tls:
             cluster["certificate-authority-data"] = base64.b64encode(self.tls.ca.read_bytes()).decode()
+        if server_name:
+            cluster["tls-server-name"] = server_name
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1",
             "kind": "Config",

@@ -3,9 +3,11 @@
     python selftest/data/make_healthy_cluster.py [OUTPUT_DIR]
 
 Two nodes (a control plane and a worker) running Kubernetes v1.32.2, in the real API object shapes
-(validated against the v1.32 OpenAPI schema by selftest/test_cluster_view.py). Everything is
+(validated against the v1.32 OpenAPI schema by selftest/test_cluster_view.py), with metrics-server
+as an aggregated API, and the API server's serving certificate as kubeadm issues it. Everything is
 deterministic, so a regeneration is byte-identical: fixed timestamps, uids derived from names, and
 Ed25519 certificates (Ed25519 signatures, unlike ECDSA's or RSA-PSS's, involve no randomness).
+make_cluster_variants.py builds the flawed variants from the same pieces.
 
 The source objects hold what a live cluster would: a TLS private key, a service-account token,
 a last-applied-configuration annotation carrying the data. The committed dump is what
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import sys
 import uuid
@@ -30,6 +33,7 @@ from cryptography.x509.oid import NameOID
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from kubeproof.kube.dump import write_dump  # noqa: E402
+from kubeproof.kube.serving import ServingCertificate  # noqa: E402
 from kubeproof.kube.view import ClusterView  # noqa: E402
 
 OUTPUT = Path(__file__).resolve().parent / "clusters" / "healthy"
@@ -95,28 +99,42 @@ def _key(seed: str) -> Ed25519PrivateKey:
 
 
 def certificate(common_name: str, key: Ed25519PrivateKey, issuer: tuple[str, Ed25519PrivateKey] | None,
-                days: int, dns: list[str] = ()) -> bytes:
+                days: int, dns: list[str] = (), ips: list[str] = (), born: datetime = BORN) -> bytes:
     issuer_name, issuer_key = issuer or (common_name, key)
     builder = (x509.CertificateBuilder()
                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
                .public_key(key.public_key())
-               .serial_number(int(hashlib.sha256(common_name.encode()).hexdigest()[:16], 16))
-               .not_valid_before(BORN)
-               .not_valid_after(BORN + timedelta(days=days))
+               .serial_number(int(hashlib.sha256(f"{common_name}/{born}/{days}".encode()).hexdigest()[:16], 16))
+               .not_valid_before(born)
+               .not_valid_after(born + timedelta(days=days))
                .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True))
-    if dns:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
+    if dns or ips:
+        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(issuer_key, None).public_bytes(serialization.Encoding.PEM)
 
 
 CA_KEY = _key("kubernetes-ca")
 CA_CERT = certificate("kubernetes", CA_KEY, None, days=3650)  # kubeadm's CA lifetime
 WEB_KEY = _key("shop-web")
-# A five-year serving certificate: the fixture must stay healthy past the cert-expiry horizon for years.
+# A five-year serving certificate: valid well past the dump's moment plus any sane cert-expiry horizon.
 WEB_CERT = certificate("shop.example.test", WEB_KEY, ("kubernetes", CA_KEY), days=1826, dns=["shop.example.test"])
 WEB_KEY_PEM = WEB_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
+# What kubeadm puts in the API server's serving certificate (one year), and kind's extra localhost names.
+APISERVER_DNS = ["cp-1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local", "localhost"]
+APISERVER_IPS = ["10.96.0.1", "10.89.0.10", "127.0.0.1"]
+
+
+def apiserver_certificate(days: int = 365, born: datetime = BORN) -> ServingCertificate:
+    pem = certificate("kube-apiserver", _key("kube-apiserver"), ("kubernetes", CA_KEY), days=days,
+                      dns=APISERVER_DNS, ips=APISERVER_IPS, born=born)
+    return ServingCertificate("https://10.89.0.10:6443", (pem.decode(),))
+
+
+METRICS_CA = certificate("metrics-server-ca", _key("metrics-server-ca"), None, days=730)
 
 
 # --- nodes and namespaces -----------------------------------------------------------------------
@@ -307,18 +325,30 @@ def control_plane() -> list[dict]:
     ]
 
 
-def node_daemon(name: str, image: str, command: list[str], suffixes: list[str]) -> list[dict]:
-    """A system-node-critical DaemonSet in kube-system and its pod on every node."""
+def daemon_tolerations(spec: dict) -> list[dict]:
+    """What the DaemonSet controller appends to its pods' tolerations (AddOrUpdateDaemonPodTolerations)."""
+    added = [("not-ready", "NoExecute"), ("unreachable", "NoExecute"), ("disk-pressure", "NoSchedule"),
+             ("memory-pressure", "NoSchedule"), ("pid-pressure", "NoSchedule"), ("unschedulable", "NoSchedule")]
+    if spec.get("hostNetwork"):
+        added.append(("network-unavailable", "NoSchedule"))
+    return [{"key": f"node.kubernetes.io/{key}", "operator": "Exists", "effect": effect} for key, effect in added]
+
+
+def node_daemon(name: str, image: str, command: list[str], suffixes: list[str],
+                tolerations: list[dict] | None = None, controller_tolerations: bool = True) -> list[dict]:
+    """A system-node-critical DaemonSet in kube-system and its pod on every node. Its pods carry the
+    template's tolerations and, unless told otherwise, those the DaemonSet controller adds."""
     labels = {"k8s-app": name}
     spec = pod_spec([container(name, image, command=command, securityContext={"privileged": True})],
                     "system-node-critical", hostNetwork=True, serviceAccountName=name, serviceAccount=name,
-                    nodeSelector={"kubernetes.io/os": "linux"}, tolerations=[{"operator": "Exists"}])
+                    nodeSelector={"kubernetes.io/os": "linux"}, tolerations=tolerations or [{"operator": "Exists"}])
     ds = daemonset(name, "kube-system", labels, spec)
     pods = []
     for node_name, suffix in zip(NODES, suffixes):
         pinned = {**spec, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [{"matchFields": [
-                {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}}}
+                {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}}},
+                  "tolerations": spec["tolerations"] + (daemon_tolerations(spec) if controller_tolerations else [])}
         pods.append(pod(f"{name}-{suffix}", "kube-system", pinned, node_name, NODES[node_name], owner_of=ds,
                         generateName=f"{name}-", labels={**labels, "controller-revision-hash": "7b9c5d8f4",
                                                          "pod-template-generation": "1"}))
@@ -355,6 +385,31 @@ def web() -> list[dict]:
                                resources={"requests": {"cpu": "50m", "memory": "64Mi"}})])
     return replicated("web", "shop", {"app": "web"}, spec, "5d8c9b7f6c",
                       [("k2v8q", "worker-1", "10.244.1.3"), ("tq4mz", "worker-1", "10.244.1.4")])
+
+
+def metrics_server() -> list[dict]:
+    """metrics-server as its upstream manifest installs it: Deployment, Service, Endpoints, APIService."""
+    spec = pod_spec([container("metrics-server", "registry.k8s.io/metrics-server/metrics-server:v0.7.2",
+                               args=["--cert-dir=/tmp", "--secure-port=10250", "--metric-resolution=15s",
+                                     "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+                                     "--kubelet-use-node-status-port"],
+                               ports=[{"containerPort": 10250, "name": "https", "protocol": "TCP"}],
+                               resources={"requests": {"cpu": "100m", "memory": "200Mi"}})],
+                    "system-cluster-critical", serviceAccountName="metrics-server", serviceAccount="metrics-server",
+                    nodeSelector={"kubernetes.io/os": "linux"})
+    labels = {"k8s-app": "metrics-server"}
+    running = replicated("metrics-server", "kube-system", labels, spec, "7f8c9b6d5c",
+                         [("h6n2x", "worker-1", "10.244.1.5")])
+    svc = service("metrics-server", "kube-system", "10.96.41.7", labels,
+                  [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https"}], labels)
+    api = obj("apiregistration.k8s.io/v1", "APIService", "v1beta1.metrics.k8s.io", labels=labels)
+    api["spec"] = {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
+                   "service": {"name": "metrics-server", "namespace": "kube-system", "port": 443},
+                   "caBundle": b64(METRICS_CA)}
+    api["status"] = {"conditions": [{"type": "Available", "status": "True", "reason": "Passed",
+                                     "message": "all checks passed",
+                                     "lastTransitionTime": api["metadata"]["creationTimestamp"]}]}
+    return [*running, svc, endpoints(svc, running[2:], [{"name": "https", "port": 10250, "protocol": "TCP"}]), api]
 
 
 # --- services, config, secrets, events ----------------------------------------------------------
@@ -399,16 +454,22 @@ def tls_secret() -> dict:
         "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied, sort_keys=True) + "\n"})
 
 
-def event(subject: dict, reason: str, message: str, source: dict, field_path: str | None = None) -> dict:
+def event(subject: dict, reason: str, message: str, source: dict, field_path: str | None = None, *,
+          when: datetime | None = None, kind: str = "Normal", count: int = 1) -> dict:
+    """An event about subject, at its creation time or `when`. Events about cluster-scoped objects
+    (Nodes) live in the default namespace, as the kubelet writes them."""
     meta = subject["metadata"]
-    result = obj("v1", "Event", f"{meta['name']}.{hashlib.sha256((meta['name'] + reason).encode()).hexdigest()[:16]}",
-                 meta["namespace"])
+    digest = hashlib.sha256((meta["name"] + reason + (stamp(when) if when else "")).encode()).hexdigest()[:16]
+    result = obj("v1", "Event", f"{meta['name']}.{digest}", meta.get("namespace", "default"))
     involved = {"apiVersion": subject["apiVersion"], "kind": subject["kind"], "name": meta["name"],
-                "namespace": meta["namespace"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+                **({"namespace": meta["namespace"]} if "namespace" in meta else {}),
+                "uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
     if field_path:
         involved["fieldPath"] = field_path
+    if when:
+        result["metadata"]["creationTimestamp"] = stamp(when)
     created = result["metadata"]["creationTimestamp"]
-    result.update(involvedObject=involved, reason=reason, message=message, source=source, type="Normal", count=1,
+    result.update(involvedObject=involved, reason=reason, message=message, source=source, type=kind, count=count,
                   firstTimestamp=created, lastTimestamp=created, reportingComponent=source["component"],
                   reportingInstance=source.get("host", ""))
     return result
@@ -530,13 +591,19 @@ def source_objects() -> list[dict]:
                        annotations={"kubernetes.io/service-account.name": "kube-proxy",
                                     "kubernetes.io/service-account.uid": uid("ServiceAccount", "kube-system", "kube-proxy")})]
     objects += events(*shop[:3])
+    objects += metrics_server()
     return objects
 
 
+def write(directory: Path, objects: list[dict], serving: ServingCertificate, description: str) -> Path:
+    """The dump of a cluster made of these objects and serving this certificate, taken at DUMPED."""
+    view = ClusterView.from_objects(objects, description=description, context=CONTEXT, version=SERVER_VERSION,
+                                    now=DUMPED, serving_certificate=serving)
+    return write_dump(view, directory)
+
+
 def build(directory: Path = OUTPUT) -> Path:
-    view = ClusterView.from_objects(source_objects(), description="generated healthy cluster",
-                                    context=CONTEXT, version=SERVER_VERSION)
-    return write_dump(view, directory, created=DUMPED)
+    return write(directory, source_objects(), apiserver_certificate(), "generated healthy cluster")
 
 
 if __name__ == "__main__":

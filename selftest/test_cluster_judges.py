@@ -1,0 +1,364 @@
+"""The cluster judges (kubeproof/judge/) on recorded objects: the committed test clusters, and small
+changes to their objects for the edges the variants do not reach."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kubeproof.judge import (cluster_certificates, control_plane, critical_pods, dashboard, namespaces,
+                             node_conditions, node_registrations, objects, rollouts, scheduling, services,
+                             workloads)
+from kubeproof.kube.view import ClusterView
+
+CLUSTERS = Path(__file__).parent / "data" / "clusters"
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def healthy() -> ClusterView:
+    return ClusterView.from_dump(CLUSTERS / "healthy")
+
+
+def cluster(name: str) -> ClusterView:
+    return ClusterView.from_dump(CLUSTERS / name)
+
+
+def one(view: ClusterView, kind: str, name: str) -> dict:
+    """A deep copy of the named object, free to change."""
+    return copy.deepcopy(next(o for o in view.list(kind) if o["metadata"]["name"] == name))
+
+
+# --- reading objects ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image, repository, tag", [
+    ("registry.k8s.io/coredns/coredns:v1.11.3", "coredns/coredns", "v1.11.3"),
+    ("k8s.gcr.io/coredns:1.7.0", "coredns", "1.7.0"),
+    ("calico/node:v3.29.1", "calico/node", "v3.29.1"),
+    ("localhost:5000/kube-proxy@sha256:abc", "kube-proxy", None),
+    ("docker.io/kubernetesui/dashboard", "kubernetesui/dashboard", None),
+    ("registry.example.test:443/mirror/quay.io-cilium/cilium:v1.16.1", "mirror/quay.io-cilium/cilium", "v1.16.1"),
+])
+def test_image_repository_and_tag(image, repository, tag):
+    assert objects.image_repository(image) == repository and objects.image_tag(image) == tag
+
+
+def test_flags_as_go_reads_them():
+    container = {"command": ["kube-apiserver", "--anonymous-auth=false", "--secure-port", "6443", "--profiling",
+                             "--v=2"], "args": ["--v=4"]}
+    assert objects.flags(container) == {"anonymous-auth": "false", "secure-port": "6443", "profiling": "true", "v": "4"}
+
+
+def test_workload_of_names_the_controller(healthy):
+    names = {p["metadata"]["name"]: objects.workload_of(p) for p in healthy.list("pods")}
+    assert names["coredns-668d6bf9bc-2xqkt"] == "Deployment coredns"
+    assert names["kube-proxy-4tx7m"] == "DaemonSet kube-proxy"
+    assert names["etcd-cp-1"] == "static pod"
+    assert objects.workload_of({"metadata": {"name": "x"}}) == "bare pod"
+
+
+def test_parse_time_reads_micro_time():
+    assert objects.parse_time("2026-09-14T11:40:00.123456Z").microsecond == 123456
+    assert objects.parse_time(None) is None
+
+
+# --- scheduling predicates ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("selector, labels, matches", [
+    (None, {"a": "1"}, False),
+    ({}, {"a": "1"}, True),
+    ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "2"]}]}, {"a": "2"}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {}, True),
+    ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {}, False),
+    ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": ""}, False),
+])
+def test_label_selectors(selector, labels, matches):
+    assert scheduling.selector_matches(selector, labels) is matches
+
+
+@pytest.mark.parametrize("toleration, tolerated", [
+    ({"operator": "Exists"}, True),
+    ({"key": "node.kubernetes.io/disk-pressure", "operator": "Exists"}, True),
+    ({"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoExecute"}, False),
+    ({"key": "node.kubernetes.io/disk-pressure", "value": "x"}, False),
+    ({"key": "node.kubernetes.io/memory-pressure", "operator": "Exists"}, False),
+])
+def test_tolerations(toleration, tolerated):
+    taint = {"key": "node.kubernetes.io/disk-pressure", "effect": "NoSchedule"}
+    assert scheduling.tolerates([toleration], taint) is tolerated
+
+
+def test_eligible_nodes_follow_the_schedulers_filters(healthy):
+    nodes = healthy.list("nodes")
+    plain = {"containers": []}
+    assert [n["metadata"]["name"] for n in scheduling.eligible_nodes(plain, nodes)] == ["worker-1"]
+    tolerant = {"tolerations": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}
+    assert len(scheduling.eligible_nodes(tolerant, nodes)) == 2
+    pinned = {**tolerant, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["cp-1"]}]}]}}}}
+    assert [n["metadata"]["name"] for n in scheduling.eligible_nodes(pinned, nodes)] == ["cp-1"]
+    assert scheduling.eligible_nodes({**tolerant, "nodeSelector": {"disktype": "ssd"}}, nodes) == []
+    cordoned = copy.deepcopy(nodes)
+    cordoned[1]["spec"]["unschedulable"] = True
+    assert [n["metadata"]["name"] for n in scheduling.eligible_nodes(tolerant, cordoned)] == ["cp-1"]
+    numbered = copy.deepcopy(nodes)
+    numbered[1]["metadata"]["labels"]["gpus"] = "4"
+    wants = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "gpus", "operator": "Gt", "values": ["2"]}]}]}}}}
+    assert [n["metadata"]["name"] for n in scheduling.eligible_nodes(wants, numbered)] == ["worker-1"]
+
+
+# --- critical-pod-eviction ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image, role", [
+    ("docker.io/calico/node:v3.29.1", "CNI agent calico-node"),
+    ("quay.io/cilium/cilium:v1.16.1", "CNI agent cilium"),
+    ("quay.io/cilium/operator-generic:v1.16.1", None),
+    ("docker.io/flannel/flannel:v0.26.1", "CNI agent flannel"),
+    ("weaveworks/weave-kube:2.8.1", "CNI agent weave-net"),
+    ("k8s.gcr.io/coredns:1.7.0", "cluster DNS CoreDNS"),
+    ("registry.k8s.io/dns/k8s-dns-kube-dns:1.23.0", "cluster DNS kube-dns"),
+    ("docker.io/library/nginx:1.27.3", None),
+])
+def test_components_are_recognised_by_image(image, role):
+    component = critical_pods.component_of({"spec": {"containers": [{"image": image}]}})
+    assert (component.role if component else None) == role
+
+
+def test_healthy_critical_components_are_seen_and_protected(healthy):
+    findings, seen = critical_pods.unprotected_components(healthy.list("pods"))
+    assert findings == []
+    assert sorted({s["component"] for s in seen}) == ["CNI agent kindnet", "cluster DNS CoreDNS", "kube-proxy"]
+    findings, judged = critical_pods.intolerant_daemonsets(healthy.list("daemonsets.apps"), healthy.list("pods"))
+    assert findings == [] and [j["daemonset"] for j in judged] == ["kube-system/kindnet", "kube-system/kube-proxy"]
+
+
+def test_a_bare_dns_pod_is_named(healthy):
+    pod = one(healthy, "pods", "coredns-668d6bf9bc-2xqkt")
+    del pod["metadata"]["ownerReferences"]
+    findings, _ = critical_pods.unprotected_components([pod])
+    assert [f.problem.split(" is ")[1][:11] for f in findings] == ["a bare pod:"]
+
+
+# --- control plane --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, hours", [("8760h", 8760), ("8760h0m0s", 8760), ("1.5h", 1.5), ("90m", 1.5)])
+def test_go_durations(text, hours):
+    assert control_plane.go_duration(text) == timedelta(hours=hours)
+
+
+@pytest.mark.parametrize("text", ["87600", "1y", "", "8760h junk"])
+def test_not_go_durations(text):
+    with pytest.raises(ValueError):
+        control_plane.go_duration(text)
+
+
+def _apiserver(healthy, *flags: str, **probe) -> dict:
+    pod = one(healthy, "pods", "kube-apiserver-cp-1")
+    container = pod["spec"]["containers"][0]
+    container["command"] += list(flags)
+    if probe:
+        container["livenessProbe"]["httpGet"].update(probe)
+    return pod
+
+
+def test_probe_and_auth(healthy):
+    judge = control_plane.apiserver_probe_and_auth
+    assert judge([_apiserver(healthy)]) == []  # anonymous auth on (the default)
+    assert len(judge([_apiserver(healthy, "--anonymous-auth=false")])) == 1
+    assert judge([_apiserver(healthy, "--anonymous-auth=false", scheme="HTTP", port=8080)]) == []
+    assert judge([_apiserver(healthy, "--anonymous-auth=false",
+                             httpHeaders=[{"name": "Authorization", "value": "Bearer x"}])]) == []
+    startup = _apiserver(healthy, "--anonymous-auth=false", path="/metrics")
+    startup["spec"]["containers"][0]["startupProbe"] = {"httpGet": {"path": "/livez", "port": 6443, "scheme": "HTTPS"}}
+    assert "its startupProbe is an unauthenticated HTTPS GET /livez" in judge([startup])[0].problem
+    assert judge([_apiserver(healthy, "--insecure-port=0")]) == []
+    assert "--insecure-port=8080 serves the whole API" in judge([_apiserver(healthy, "--insecure-port=8080")])[0].problem
+
+
+def test_signing_duration_defaults_and_old_flag(healthy):
+    manager = one(healthy, "pods", "kube-controller-manager-cp-1")
+    findings, seen = control_plane.signing_durations([manager], 397)
+    assert findings == [] and seen[0]["flag"] == "(default 8760h)" and seen[0]["days"] == 365
+    manager["spec"]["containers"][0]["command"].append("--experimental-cluster-signing-duration=87600h")
+    assert "--experimental-cluster-signing-duration=87600h" in control_plane.signing_durations([manager], 397)[0][0].problem
+
+
+# --- certificates ---------------------------------------------------------------------------------
+
+def test_certificates_seen_in_the_healthy_cluster(healthy):
+    now = healthy.now()
+    found, seen = cluster_certificates.trust_bundles([], healthy.list("apiservices.apiregistration.k8s.io"),
+                                                     healthy.list("configmaps"), now, 30)
+    assert found == [] and [s["where"] for s in seen] == [
+        "APIService v1beta1.metrics.k8s.io caBundle", "ConfigMap kube-system/kube-root-ca.crt ca.crt (the cluster CA)"]
+    found, seen = cluster_certificates.tls_secrets(healthy.list("secrets"), now, 30)
+    assert found == [] and [s["where"] for s in seen] == ["Secret shop/web-tls tls.crt"]
+
+
+def test_unreadable_and_not_yet_valid_certificates(healthy):
+    service = one(healthy, "apiservices.apiregistration.k8s.io", "v1beta1.metrics.k8s.io")
+    service["spec"]["caBundle"] = base64.b64encode(b"not a certificate").decode()
+    found, _ = cluster_certificates.trust_bundles([], [service], [], healthy.now(), 30)
+    assert found[0].problem.startswith("APIService v1beta1.metrics.k8s.io caBundle: cannot be read as PEM")
+    serving = healthy.serving_certificate()
+    early = healthy.now() - timedelta(days=30)
+    found, _ = cluster_certificates.serving_chain(serving.server, list(serving.chain), early, 30)
+    assert "is not valid before 2026-09-01T08:00:00Z" in found[0].problem
+
+
+# --- node conditions and events -------------------------------------------------------------------
+
+def test_event_time_falls_back_as_events_are_written():
+    assert node_conditions.event_time({"series": {"lastObservedTime": "2026-09-14T10:00:00.000000Z"},
+                                       "eventTime": "2026-09-14T09:00:00.000000Z"}).hour == 10
+    assert node_conditions.event_time({"eventTime": "2026-09-14T09:00:00.000000Z"}).hour == 9
+    assert node_conditions.event_time({"metadata": {"creationTimestamp": "2026-09-14T08:00:00Z"}}).hour == 8
+
+
+def test_eviction_events_only_inside_the_window():
+    view = cluster("nodefs-pressure")
+    now = view.now()
+    assert len(node_conditions.eviction_events(view.list("events"), now, 24 * HOUR)) == 2
+    assert len(node_conditions.eviction_events(view.list("events"), now, 4 * 24 * HOUR)) == 3
+    assert node_conditions.eviction_events(view.list("events"), now, timedelta(minutes=10)) == []
+
+
+# --- workloads ------------------------------------------------------------------------------------
+
+def test_init_containers_count_and_the_apiserver_is_left_to_its_own_test():
+    view = cluster("workload-crashes")
+    pod = one(view, "pods", "chinese-user-login-server-85dfc64db4-rnqfn")
+    status = pod["status"]
+    status["initContainerStatuses"], status["containerStatuses"] = status["containerStatuses"], []
+    assert len(workloads.crashing_containers([pod], 5)) == 1
+    restarting = one(cluster("apiserver-anonymous-probe"), "pods", "kube-apiserver-cp-1")
+    assert workloads.crashing_containers([restarting], 5) == []
+
+
+# --- namespaces -----------------------------------------------------------------------------------
+
+def test_stuck_namespace_remedy_follows_its_conditions():
+    view = cluster("namespace-stuck")
+    stuck = {ns["metadata"]["name"]: ns for ns in view.list("namespaces")}
+    found = namespaces.stuck_namespaces([stuck["old-tenant"]], [], view.now(), 30)
+    remedy = found[0].problem.split("remedy: ")[1]
+    assert remedy.startswith("let the controllers owning the finalizers above run") and "APIService" not in remedy
+    found = namespaces.stuck_namespaces([stuck["kubesphere-system"]], None, view.now(), 30)
+    assert "unavailable APIServices" not in found[0].problem  # not listable: not named
+    assert namespaces.stuck_namespaces([stuck["scratch"]], [], view.now(), 30) == []
+    assert len(namespaces.stuck_namespaces([stuck["scratch"]], [], view.now(), 5)) == 1
+    bare = copy.deepcopy(stuck["scratch"])
+    del bare["status"]["conditions"]
+    assert "read the namespace's status.conditions" in namespaces.stuck_namespaces([bare], [], view.now(), 5)[0].problem
+
+
+# --- rollouts -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("replicas, strategy, expected", [
+    (1, None, (1, 0)),
+    (4, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}, (1, 1)),
+    (3, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "10%", "maxUnavailable": "10%"}}, (1, 0)),
+    (3, {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "10%"}}, (0, 1)),
+    (3, {"type": "Recreate"}, (0, 3)),
+])
+def test_surge_and_unavailable_resolved_as_the_controller_does(replicas, strategy, expected):
+    spec = {"replicas": replicas, **({"strategy": strategy} if strategy else {})}
+    assert rollouts.surge_and_unavailable({"spec": spec}) == expected
+
+
+def test_one_per_node_needs_hostname_and_its_own_pods():
+    view = cluster("affinity-rollout-stall")
+    room = one(view, "deployments.apps", "callbreak-room-1")
+    assert rollouts.one_per_node(room)["topologyKey"] == "kubernetes.io/hostname"
+    term = room["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    for change in ({"topologyKey": "topology.kubernetes.io/zone"}, {"namespaces": ["other"]},
+                   {"labelSelector": {"matchLabels": {"app": "someone-else"}}}):
+        assert rollouts.one_per_node({**room, "spec": {**room["spec"], "template": {**room["spec"]["template"], "spec": {
+            **room["spec"]["template"]["spec"], "affinity": {"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [{**term, **change}]}}}}}}) is None
+    roomy = copy.deepcopy(view.list("nodes")) + [one(view, "nodes", "worker-1")]
+    roomy[-1]["metadata"]["name"] = roomy[-1]["metadata"]["labels"]["kubernetes.io/hostname"] = "worker-2"
+    findings, judged = rollouts.stalling_rollouts([room], roomy)  # 1 + surge 1 on 2 nodes: room enough
+    assert findings == [] and judged[0]["eligibleNodes"] == ["worker-1", "worker-2"]
+
+
+# --- services -------------------------------------------------------------------------------------
+
+def test_services_and_ingress_backends(healthy):
+    findings, judged = services.services_without_endpoints(healthy.list("services"), healthy.list("endpoints"))
+    assert findings == [] and judged == 3  # kube-dns, metrics-server, web; `kubernetes` has no selector
+    findings, judged = services.ingress_backends_without_endpoints(
+        healthy.list("ingresses.networking.k8s.io"), healthy.list("services"), healthy.list("endpoints"))
+    assert findings == [] and judged == 1
+    ingress = one(healthy, "ingresses.networking.k8s.io", "web")
+    ingress["spec"]["defaultBackend"] = {"service": {"name": "gone", "port": {"number": 80}}}
+    external = one(healthy, "services", "web")
+    external["spec"] = {"type": "ExternalName", "externalName": "shop.example.test"}
+    findings, _ = services.ingress_backends_without_endpoints([ingress], [external], [])
+    assert [f.problem for f in findings] == ["Ingress shop/web routes default to Service shop/gone, which does not "
+                                             "exist: 503"]
+
+
+# --- hostname drift -------------------------------------------------------------------------------
+
+def test_a_cloned_machine_id_alone_is_named(healthy):
+    nodes = copy.deepcopy(healthy.list("nodes"))
+    nodes[1]["status"]["nodeInfo"]["machineID"] = nodes[0]["status"]["nodeInfo"]["machineID"]
+    [finding] = node_registrations.duplicate_registrations(nodes)
+    assert "share machine-id" in finding.problem and "InternalIP" not in finding.problem
+
+
+def test_block_affinities_being_deleted_are_not_orphans():
+    view = cluster("hostname-drift")
+    blocks = copy.deepcopy(view.list("blockaffinities.crd.projectcalico.org"))
+    assert len(node_registrations.orphaned_block_affinities(blocks, view.list("nodes"))) == 1
+    for block in blocks:
+        block["spec"]["deleted"] = "true"
+    assert node_registrations.orphaned_block_affinities(blocks, view.list("nodes")) == []
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+def _dashboard(image: str, *args: str) -> dict:
+    deployment = copy.deepcopy(one(cluster("dashboard-exposure"), "deployments.apps", "kubernetes-dashboard"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container.update(image=image, args=list(args))
+    return deployment
+
+
+@pytest.mark.parametrize("image, gitversion, problem", [
+    ("kubernetesui/dashboard:v2.7.0", "v1.25.4", None),
+    ("kubernetesui/dashboard:v2.7.0", "v1.26.0", "is built for Kubernetes 1.25; the cluster runs 1.26"),
+    ("kubernetesui/dashboard:v2.4.0", "v1.21.1", None),
+    ("k8s.gcr.io/kubernetes-dashboard-amd64:v1.8.3", "v1.9.0", None),
+    ("k8s.gcr.io/kubernetes-dashboard-amd64:v1.10.1", "v1.10.0", "release v1.10.1 is not in kubeproof's compatibility"),
+    ("kubernetesui/dashboard@sha256:2e500d29e9d5f4a086b908eb8dfe7ecac57d2ab09d65b24f588b1d449841ef93", "v1.32.2", None),
+])
+def test_dashboard_versions(image, gitversion, problem):
+    findings, _ = dashboard.exposure([_dashboard(image)], {"gitVersion": gitversion}, [])
+    assert [problem in f.problem for f in findings] == ([] if problem is None else [True])
+
+
+def test_dashboard_flags_and_version_source(healthy):
+    findings, seen = dashboard.exposure([_dashboard("kubernetesui/dashboard:v2.7.0", "--enable-skip-login=false",
+                                                    "--authentication-mode=token")], None, healthy.list("nodes"))
+    assert seen[0]["clusterVersionFrom"] == "kubelet of worker-1" and seen[0]["cluster"] == "1.32"
+    assert [f.problem for f in findings] == [
+        "Dashboard kubernetes-dashboard/kubernetes-dashboard (kubernetesui/dashboard:v2.7.0) is built for Kubernetes "
+        "1.25; the cluster runs 1.32 (from kubelet of worker-1): parts of it break (002: a blank page, 404s)"]
+
+
+def test_dashboard_admin_through_a_group(healthy):
+    binding = one(healthy, "clusterrolebindings.rbac.authorization.k8s.io", "cluster-admin")
+    binding["subjects"] = [{"kind": "Group", "name": "system:serviceaccounts:kubernetes-dashboard",
+                            "apiGroup": "rbac.authorization.k8s.io"}]
+    findings, _ = dashboard.admin_bindings([_dashboard("kubernetesui/dashboard:v2.7.0")], [binding])
+    assert "(through Group system:serviceaccounts:kubernetes-dashboard)" in findings[0].problem
+    assert dashboard.admin_bindings([_dashboard("kubernetesui/dashboard:v2.7.0")],
+                                    healthy.list("clusterrolebindings.rbac.authorization.k8s.io"))[0] == []
