@@ -113,15 +113,38 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
+    from . import kind
+    from .faults import journal
+    from .faults.cluster import Cluster
+    from .faults.node import NodeShell
     from .kube import client as kube_client
     from .nodes.probe import ProbePods
 
     api = kube_client.api_client(args.kubeconfig, args.kube_context)
     kube_client.check_reachable(api, args.kube_context)
-    removed = ProbePods.sweep(api)
+    # Scenario objects first: a finalizer left on one would keep its namespace Terminating.
+    released = Cluster(api).sweep()
+    if released:
+        say(f"kubeproof: removed kubeproof finalizers from {', '.join(released)}")
+    removed = ProbePods.sweep(api)  # every namespace labelled managed-by=kubeproof: probes and scenarios
     say(f"kubeproof: deleted {len(removed)} namespaces left by kubeproof"
         + (f": {', '.join(removed)}" if removed else ""))
-    return 0
+    cluster = kind.cluster_of_context(kube_client.choose_context(args.kubeconfig, args.kube_context)[1])
+    if cluster is None:
+        say(f"kubeproof: not a kind cluster: undo scenario changes left on its nodes with the journals "
+            f"under {journal.ROOT}/journal on each node")
+        return 0
+    failed = 0
+    for name in sorted(kind.node_containers(cluster)):
+        try:
+            undone = journal.sweep(NodeShell(f"docker://{name}", name))
+        except KubeproofError as exc:  # the other nodes go on
+            failed += 1
+            say(f"kubeproof: node {name}: {exc}")
+            continue
+        say(f"kubeproof: node {name}: undid {len(undone)} scenario journal(s)"
+            + (f": {', '.join(undone)}" if undone else ""))
+    return 1 if failed else 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -1,1 +1,74 @@
-"""Disruptive reproductions of the documented failures: kind or explicitly allowed clusters only."""
+"""Disruptive reproductions of the documented failures: kind or explicitly allowed clusters only.
+
+Each scenario gets a `scenario` fixture (kubeproof/scenario.py): phases logged as they happen,
+locks between xdist workers, and a restore that runs in the fixture's finalizer whatever happened.
+A scenario that cannot act (a write refused, a node that does not answer, a wait that times out)
+fails with one line naming what it tried; one that lacks what it needs (node access that can write,
+free disk) skips with why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kubeproof.errors import KubeproofError, Unavailable
+from kubeproof.scenario import Scenario, log
+
+_HANDLER = pytest.StashKey[logging.Handler]()
+
+
+class _TerminalLines(logging.Handler):
+    """Phases as terminal lines while they happen, so a person can follow a long run."""
+
+    def __init__(self, reporter) -> None:
+        super().__init__(logging.INFO)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.reporter.write_line(f"kubeproof {self.format(record)}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    log.setLevel(logging.INFO)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    # xdist workers have no terminal: there the lines go to the captured log of each test.
+    if reporter is not None and not hasattr(config, "workerinput"):
+        config.stash[_HANDLER] = _TerminalLines(reporter)
+        log.addHandler(config.stash[_HANDLER])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    handler = config.stash.get(_HANDLER, None)
+    if handler is not None:
+        log.removeHandler(handler)
+
+
+def _failing_in_one_line():
+    """A hook wrapper turning a KubeproofError of setup, call or teardown into a one-line failure."""
+    @pytest.hookimpl(wrapper=True)
+    def wrapper(item: pytest.Item):
+        try:
+            return (yield)
+        except Unavailable:
+            raise  # the plugin turns it into a skip with its reason
+        except KubeproofError as exc:
+            error = exc
+        ids = ", ".join(a for mark in item.iter_markers("failure") for a in mark.args)
+        pytest.fail(f"[{ids}] scenario: {error}", pytrace=False)  # outside except: no chained traceback
+    return wrapper
+
+
+pytest_runtest_setup = pytest_runtest_call = pytest_runtest_teardown = _failing_in_one_line()
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest, audit, pytestconfig: pytest.Config):
+    """The running scenario; everything it changed is restored when the test ends, however it ends."""
+    ids = [a for mark in request.node.iter_markers("failure") for a in mark.args]
+    running = Scenario(ids, audit, image=pytestconfig.getoption("probe_image"))
+    try:
+        yield running
+    finally:
+        running.restore()

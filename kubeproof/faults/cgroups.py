@@ -66,6 +66,7 @@ while [ "$i" -le "$charged" ]; do
   i=$((i + 1))
 done
 echo $$ > "$root$home/cgroup.procs"
+echo "made $(find "$p" -mindepth 1 -maxdepth 1 -type d | wc -l)"
 echo "peak $(count_now)"
 t2=$(date +%s%N)
 seq -f 'c%g' 1 "$count" | xargs rmdir
@@ -105,7 +106,8 @@ def count(node: NodeShell) -> CgroupCount:
 
 @dataclass(frozen=True)
 class Churn:
-    created: int
+    created: int  # cgroups asked for
+    made: int  # directories found under the parent before removal (the node's other cgroups come and go)
     charged: int
     create_s: float
     remove_s: float
@@ -119,7 +121,8 @@ class Churn:
         return 2 * self.created / max(self.create_s + self.remove_s, 1e-9)
 
     def as_dict(self) -> dict:
-        return {"created": self.created, "charged": self.charged, "create_s": round(self.create_s, 3),
+        return {"created": self.created, "made": self.made, "charged": self.charged,
+                "create_s": round(self.create_s, 3),
                 "remove_s": round(self.remove_s, 3), "rate_per_s": round(self.rate),
                 "peak": self.peak.as_dict(), "removed": self.removed.as_dict()}
 
@@ -140,9 +143,9 @@ def churn(journal: Journal, cgroups: int, charged: int) -> Churn:
                      what=f"churn {cgroups} memory cgroups under {parent}", timeout=300)
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.splitlines() if " " in line}
     t0, t1, t2, t3 = (int(t) for t in lines["ns"].split())
-    return Churn(created=cgroups, charged=charged, create_s=(t1 - t0) / 1e9, remove_s=(t3 - t2) / 1e9,
-                 peak=_parse_count(lines["peak"]), removed=_parse_count(lines["removed"]),
-                 charge_dir=charge_dir)
+    return Churn(created=cgroups, made=int(lines["made"]), charged=charged, create_s=(t1 - t0) / 1e9,
+                 remove_s=(t3 - t2) / 1e9, peak=_parse_count(lines["peak"]),
+                 removed=_parse_count(lines["removed"]), charge_dir=charge_dir)
 
 
 def release(node: NodeShell, churned: Churn) -> None:
@@ -150,11 +153,9 @@ def release(node: NodeShell, churned: Churn) -> None:
     node.check(f"rm -rf -- {shlex.quote(churned.charge_dir)}", what=f"remove {churned.charge_dir}")
 
 
-def settle(node: NodeShell, baseline: CgroupCount, *, tolerance: int,
-           timeout: float) -> tuple[CgroupCount, float]:
-    """Wait until dying cgroups are back within tolerance of the baseline; (the count, seconds)."""
+def settle(node: NodeShell, dying: int, *, timeout: float) -> tuple[CgroupCount, float]:
+    """Wait until the node has at most `dying` dying memory cgroups; (the count then, seconds)."""
     started = time.monotonic()
-    back = wait_for(f"node {node.name}: dying memory cgroups back to {baseline.dying} (+{tolerance})",
-                    lambda: count(node), until=lambda c: c.dying <= baseline.dying + tolerance,
-                    timeout=timeout, interval=0.2)
+    back = wait_for(f"node {node.name}: at most {dying} dying memory cgroups", lambda: count(node),
+                    until=lambda c: c.dying <= dying, timeout=timeout, interval=0.2)
     return back, time.monotonic() - started

@@ -7,16 +7,18 @@ import shlex
 from .journal import Journal
 
 
-def replace(journal: Journal, path: str, data: bytes) -> bytes:
-    """Back path up (recorded in the journal first), write data over it; return the original bytes.
+def preserve(journal: Journal, path: str) -> None:
+    """Back path up (recorded in the journal first): the undo puts it back as it is now.
 
     The backup lives under the journal's root, never beside the file: a stray copy in
     /etc/kubernetes/manifests would be started as a second static pod.
     """
-    node = journal.node
-    original = node.read(path)
     backup = journal.backup_of(path)
     journal.record("restore", path, backup)
-    node.check(f"cp -p {shlex.quote(path)} {shlex.quote(backup)}", what=f"back up {path}")
-    node.write(path, data)
-    return original
+    journal.node.check(f"cp -p {shlex.quote(path)} {shlex.quote(backup)}", what=f"back up {path}")
+
+
+def replace(journal: Journal, path: str, data: bytes) -> None:
+    """Preserve path, then write data over it."""
+    preserve(journal, path)
+    journal.node.write(path, data)

@@ -7,8 +7,10 @@ One file per fault under /var/lib/kubeproof/journal/, one line per change, tab-s
     restore  TARGET BACKUP   a file to put back byte for byte from its backup
     restart  UNIT            a systemd unit to restart once the lines after it are undone
     hostname NAME            the hostname to set back
+    nofile   PID SOFT        a process's soft open-files limit to set back (if it still runs)
 
-`Journal.undo` undoes the lines in reverse order on the normal path; `sweep` does the same for
+`Journal.undo` undoes the lines in reverse order on the normal path (`Journal.discard` forgets them
+when a real remedy replaced the fault); `sweep` does the same as undo for
 every journal a killed run left, which is what `python -m kubeproof cleanup` runs on each node.
 Both build one sh script from the journal's text and run it in one round trip; the journal is
 deleted only when every line was undone, so an undo that failed can be retried.
@@ -25,7 +27,7 @@ import shlex
 from .node import FaultError, NodeShell
 
 ROOT = "/var/lib/kubeproof"
-ACTIONS = {"cgroup": 1, "remove": 1, "restore": 2, "restart": 1, "hostname": 1}
+ACTIONS = {"cgroup": 1, "remove": 1, "restore": 2, "restart": 1, "hostname": 1, "nofile": 2}
 NAME_PREFIX = "kubeproof-"
 SUFFIX = ".journal"
 
@@ -66,11 +68,20 @@ class Journal:
                         f"&& printf '%s\\n' {shlex.quote(line)} >> {shlex.quote(self.path)}",
                         what=f"record {action} in {self.path}")
 
+    def _text(self) -> str:
+        return self.node.check(f"cat {shlex.quote(self.path)} 2>/dev/null || true", what=f"read {self.path}")
+
     def undo(self) -> None:
         """Undo every recorded change, newest first, and delete the journal."""
-        text = self.node.check(f"cat {shlex.quote(self.path)} 2>/dev/null || true",
-                               what=f"read {self.path}")
-        _undo(self.node, self.path, text, self.root)
+        _undo(self.node, self.path, self._text(), self.root)
+
+
+    def discard(self) -> None:
+        """Forget the changes without undoing them, once a remedy superseded them (kubeadm renewed
+        the certificates the journal would put back): delete the backups and the journal."""
+        entries = parse(self._text())
+        backups = " ".join(shlex.quote(e[2]) for e in entries if e[0] == "restore")
+        self.node.check(f"rm -f {backups} {shlex.quote(self.path)}", what=f"discard {self.path}")
 
 
 def parse(text: str) -> list[tuple[str, ...]]:
@@ -108,6 +119,8 @@ def undo_script(entries: list[tuple[str, ...]]) -> str:
             steps.append(f"systemctl restart {q[0]} || fail=1")
         elif action == "hostname":
             steps.append(f"hostname {q[0]} || fail=1")
+        elif action == "nofile":
+            steps.append(f"! kill -0 {q[0]} 2>/dev/null || prlimit --pid {q[0]} --nofile={q[1]}: || fail=1")
     return "\n".join(steps)
 
 

@@ -1,0 +1,230 @@
+"""A scenario's lifecycle: phases a person can follow, locks, and a restore that always runs.
+
+A scenario injects a fault, observes the symptom the field report describes, judges with the
+hardening assertion of its failure id, and restores the node or cluster. This module holds what
+they all share:
+
+- phases (`with scenario.phase("inject", "..."):`) logged through the `kubeproof.scenario`
+  logger as they start and end, so long runs can be followed (`-o log_cli=true`, or the terminal
+  lines scenarios/conftest.py adds when not under xdist);
+- locks, reader-writer flocks in the run's work directory shared by the xdist workers: a fault on
+  a node holds that node exclusively, a pod scheduled on it holds it shared, and a control-plane
+  disruption holds the API exclusively while every other scenario holds it shared, so `-n8`
+  never runs two faults on one node or under a restarting API server;
+- the restore stack: every change registers its undo right after it is made (`defer`); the undos
+  run newest first in the fixture's finalizer, on failure, timeout and Ctrl-C too (a Ctrl-C
+  during the restore is held back until it ends). What a killed run could not undo is on the
+  nodes' journals and in labelled objects, for `python -m kubeproof cleanup`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .audit import Audit
+from .errors import Unavailable
+from .faults.cluster import Cluster, condition
+from .faults.journal import Journal
+from .faults.node import FaultError, NodeShell
+from .kube import client as kube_client
+from .kube.view import ClusterView
+from .nodes import gather
+from .nodes.facts import NodeFacts
+from .nodes.inventory import NodeRef, roles_of
+
+log = logging.getLogger("kubeproof.scenario")
+API_LOCK = "api"
+CONTROL_PLANE_ROLE = "control-plane"
+LOCK_TIMEOUT = 1800.0  # another scenario may hold a node for a long eviction run
+
+
+def node_lock(name: str) -> str:
+    return f"node-{name}"
+
+
+class Locks:
+    """Reader-writer locks between the processes of one run: flock on files in a directory."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def acquire(self, *, exclusive: set[str], shared: set[str], timeout: float) -> Callable[[], None]:
+        """Take every lock (in name order, so that two scenarios cannot deadlock); the release."""
+        held: list[int] = []
+        deadline = time.monotonic() + timeout
+
+        def release() -> None:
+            while held:
+                os.close(held.pop())  # closing the descriptor drops its flock
+
+        try:
+            for name in sorted(exclusive | shared):
+                path = self.directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock")
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                held.append(fd)
+                mode = fcntl.LOCK_EX if name in exclusive else fcntl.LOCK_SH
+                while True:
+                    try:
+                        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise FaultError(f"lock {name}: still held by another scenario after "
+                                             f"{timeout:g} s") from None
+                        time.sleep(0.2)
+        except BaseException:
+            release()
+            raise
+        return release
+
+
+class Scenario:
+    def __init__(self, failure_ids: list[str], audit: Audit, *, image: str,
+                 lock_timeout: float = LOCK_TIMEOUT):
+        self.id = failure_ids[0]  # names its namespace and journals
+        self.title = ", ".join(failure_ids)
+        self.audit, self.image = audit, image
+        self.lock_timeout = lock_timeout
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._locks = Locks(audit.workdir / "scenario-locks")
+        self._cluster: Cluster | None = None
+
+    # -- following a run ------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        log.info("scenario %s: %s", self.title, message)
+
+    @contextlib.contextmanager
+    def phase(self, name: str, what: str) -> Iterator[None]:
+        started = time.monotonic()
+        self.say(f"{name}: {what}")
+        try:
+            yield
+        except BaseException as exc:
+            self.say(f"{name}: failed after {time.monotonic() - started:.1f} s: "
+                     f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+            raise
+        self.say(f"{name}: done in {time.monotonic() - started:.1f} s")
+
+    # -- undoing ---------------------------------------------------------------------------
+
+    def defer(self, what: str, undo: Callable[[], None]) -> None:
+        """Register the undo of a change just made; undos run newest first in `restore`."""
+        self._undo.append((what, undo))
+
+    def restore(self) -> None:
+        """Run every registered undo, newest first, even if one fails; a Ctrl-C waits until the end."""
+        if not self._undo:
+            return
+        interrupted = []
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def hold_back(signum, frame):
+                interrupted.append(signum)
+                self.say("restore: interrupt held back until the restore is done "
+                         "(`python -m kubeproof cleanup` undoes whatever a killed run leaves)")
+            previous = signal.signal(signal.SIGINT, hold_back)
+        failures = []
+        try:
+            with self.phase("restore", f"{len(self._undo)} step(s)"):
+                while self._undo:
+                    what, undo = self._undo.pop()
+                    self.say(f"restore: {what}")
+                    try:
+                        undo()
+                    except Exception as exc:  # go on with the other undos, then report them all
+                        failures.append(f"{what}: {exc}")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
+        if failures:
+            raise FaultError("restore incomplete (run `python -m kubeproof cleanup`): "
+                             + "; ".join(failures))
+
+    # -- what scenarios act on -------------------------------------------------------------
+
+    def hold(self, *, exclusive: set[str] = frozenset(), shared: set[str] = frozenset()) -> None:
+        """Take locks until the scenario is restored (the API lock is always held, shared at least)."""
+        shared = set(shared) | ({API_LOCK} - set(exclusive))
+        self.say(f"waiting for locks: {', '.join(sorted(exclusive)) or '-'} exclusive, "
+                 f"{', '.join(sorted(shared))} shared")
+        release = self._locks.acquire(exclusive=set(exclusive), shared=shared, timeout=self.lock_timeout)
+        self.defer("release locks", release)
+
+    @property
+    def cluster(self) -> Cluster:
+        if self._cluster is None:
+            target = self.audit.target
+            self._cluster = Cluster(kube_client.api_client(target.kubeconfig, target.context))
+        return self._cluster
+
+    def namespace(self) -> str:
+        """A labelled namespace of this scenario, deleted (and waited for) at restore."""
+        name = self.cluster.create_namespace(self.id)
+        self.defer(f"delete namespace {name}", lambda: self.cluster.delete_namespace(name))
+        return name
+
+    def ref(self, name: str) -> NodeRef:
+        ref = next((n for n in self.audit.nodes if n.name == name), None)
+        if ref is None:
+            raise Unavailable(f"node {name} is not in the inventory (--nodes, --node-access none?): "
+                              "the scenario needs to act on it")
+        return ref
+
+    def worker(self) -> str:
+        """A node pods can be scheduled on: Ready, no NoSchedule/NoExecute taint, a worker if any."""
+        nodes = [n for n in self.audit.view.list("nodes")
+                 if not any(t.get("effect") in ("NoSchedule", "NoExecute")
+                            for t in (n.get("spec") or {}).get("taints") or [])
+                 and condition(n, "Ready") == "True"]
+        if not nodes:
+            raise Unavailable("no schedulable Ready node (every node is tainted or not Ready)")
+        workers = [n for n in nodes if CONTROL_PLANE_ROLE not in roles_of(n)]
+        return (workers or nodes)[0]["metadata"]["name"]
+
+    def control_plane(self) -> str:
+        """A control-plane node (by its node-role label)."""
+        found = [n["metadata"]["name"] for n in self.audit.view.list("nodes") if CONTROL_PLANE_ROLE in roles_of(n)]
+        if not found:
+            raise Unavailable("no node carries the node-role.kubernetes.io/control-plane label")
+        return found[0]
+
+    def node(self, name: str) -> NodeShell:
+        """A shell on the node for faults; Unavailable when its access cannot write (pod, dump)."""
+        ref = self.ref(name)
+        try:
+            return NodeShell(ref.access, ref.name, ssh_config=self.audit.options.ssh_config,
+                             sudo=self.audit.options.sudo)
+        except FaultError as exc:
+            raise Unavailable(str(exc)) from None
+
+    def journal(self, node: NodeShell) -> Journal:
+        """A journal for changes on node, undone at restore (and by cleanup if the run dies)."""
+        journal = Journal(node, self.id)
+        self.defer(f"undo the changes on node {node.name} ({journal.path})", journal.undo)
+        return journal
+
+    # -- judging on what is there now -------------------------------------------------------
+
+    def view(self) -> ClusterView:
+        """A cluster view listed now (the audit's view is the run's start, shared and cached)."""
+        target = self.audit.target
+        return ClusterView.live(self.cluster.api, context=target.context)
+
+    def facts(self, node: NodeShell) -> NodeFacts:
+        """The node's facts gathered now, in one round trip."""
+        ref = self.ref(node.name)
+        return NodeFacts(gather.gather(node.host, node.name, root=ref.root,
+                                       timeout=self.audit.node_timeout))
