@@ -1,4 +1,4 @@
-"""Certificates on a node: how long each stays valid, the kubelet's identity, rotation, signing.
+"""Certificates on a node: how long each stays valid, the kubelet's identity, its rotation.
 
 000 §2 and 004: kubeadm's one-year certificates expired and the API went dark with "x509:
 certificate has expired or is not yet valid". Every certificate gathered counts (kubeadm PKI,
@@ -14,23 +14,19 @@ import re
 from datetime import datetime, timedelta
 
 from ..nodes.facts import NodeFacts
-from . import Findings, kubelet, staticpods
-from .units import duration_seconds
+from . import kubelet
+from .judgement import Findings, Judgement
+from .objects import parse_time, span
 
 SECTIONS = ("certificates", "kubeconfig-certificates")
 KUBELET_PKI = "/var/lib/kubelet/pki"
 _NODE_CN = re.compile(r"(?:^|,)CN=system:node:([^,]+)")
 _ROTATED = re.compile(r"^kubelet-(client|server)-(?!current\.pem$).+\.pem$")
-DEFAULT_SIGNING_DURATION = "8760h"  # kube-controller-manager's --cluster-signing-duration default
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def gathered_at(facts: NodeFacts) -> datetime | None:
-    moment = facts.gathered_at or facts.node_time
-    return _when(moment) if moment else None
+    """When the facts were read (the auditing machine's clock, else the node's): "now" for validity."""
+    return parse_time(facts.gathered_at or facts.node_time)
 
 
 def in_use(certs: list[dict]) -> tuple[list[dict], list[str]]:
@@ -46,7 +42,7 @@ def _place(cert: dict) -> str:
     return f"{cert['path']} ({cert['field']})" if cert["source"] == "kubeconfig" else cert["path"]
 
 
-def horizon(facts: NodeFacts, horizon_days: int):
+def horizon(facts: NodeFacts, horizon_days: int) -> Judgement:
     """Every certificate in use is valid now and stays valid for horizon_days."""
     found = Findings(SECTIONS)
     now = gathered_at(facts)
@@ -69,25 +65,20 @@ def horizon(facts: NodeFacts, horizon_days: int):
         places.setdefault((cert["issuer"], cert["serial"], cert["subject"], cert["not_before"],
                            cert["not_after"]), []).append(_place(cert))
     deadline = now + timedelta(days=horizon_days)
-    for (issuer, serial, subject, not_before, not_after), where in places.items():
+    for (_, serial, subject, not_before, not_after), where in places.items():
         found.judged["certificates"].append({"subject": subject, "serial": serial, "not_before": not_before,
                                              "not_after": not_after, "places": where})
         label = f"{', '.join(where)} ({subject})"
-        if _when(not_before) > now:
+        if parse_time(not_before) > now:
             found.problems.append(f"{label} is not valid before {not_before}, "
-                                  f"{_days(_when(not_before) - now)} from now")
-        expiry = _when(not_after)
+                                  f"{span(parse_time(not_before) - now)} from now")
+        expiry = parse_time(not_after)
         if expiry < deadline:
-            state = (f"expired {not_after}, {_days(now - expiry)} ago" if expiry <= now
-                     else f"expires {not_after}, in {_days(expiry - now)}")
+            state = (f"expired {not_after}, {span(now - expiry)} ago" if expiry <= now
+                     else f"expires {not_after}, in {span(expiry - now)}")
             found.problems.append(f"{label} {state} < {horizon_days}-day horizon "
-                                  f"(short by {_days(deadline - expiry)})")
+                                  f"(short by {span(deadline - expiry)})")
     return found.verdict()
-
-
-def _days(delta: timedelta) -> str:
-    days = delta.total_seconds() / 86400
-    return f"{days:.0f} days" if days >= 1.5 else f"{delta.total_seconds() / 3600:.0f} hours"
 
 
 def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
@@ -105,17 +96,18 @@ def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
     return name, f"the kubelet client certificate {_place(chosen)}, CN system:node:{name}"
 
 
-def rotation(facts: NodeFacts):
+def rotation(facts: NodeFacts) -> Judgement:
     """The kubelet renews its client certificate itself (rotateCertificates / --rotate-certificates)."""
     found = Findings(("processes", "kubelet-config", "kubelet-env"))
     if not kubelet.present(facts):
-        return found.nothing(kubelet.absent_reason(facts))
+        return found.nothing(kubelet.ABSENT)
     config, path = kubelet.config(facts)
     flag = kubelet.flag(facts, "rotate-certificates")
     if flag is not None:
         on, source = flag.lower() == "true", f"--rotate-certificates={flag} ({kubelet.flags(facts)[1]})"
     elif config is not None and "rotateCertificates" in config:
-        on, source = config["rotateCertificates"] is True, f"rotateCertificates: {config['rotateCertificates']} in {path}"
+        value = config["rotateCertificates"]
+        on, source = value is True, f"rotateCertificates: {str(value).lower()} in {path}"
     else:
         on, source = False, (f"rotateCertificates unset in {path} (the kubelet's default is false)"
                              if config is not None else f"no kubelet config at {path}, no --rotate-certificates "
@@ -123,33 +115,7 @@ def rotation(facts: NodeFacts):
     found.judged.update(rotates=on, source=source)
     if not on:
         identity = kubelet_identity(facts)
-        whose = f" ({identity[1]})" if identity else ""
-        found.problems.append(f"kubelet client certificate rotation is off: {source}; its client "
-                              f"certificate{whose} will expire without renewal")
-    return found.verdict()
-
-
-def signing_duration(facts: NodeFacts, max_days: int):
-    """kube-controller-manager does not sign certificates for longer than max_days (000's ten years)."""
-    found = Findings(staticpods.SECTIONS)
-    manager = staticpods.find(facts, "kube-controller-manager")
-    if manager is None:
-        return found.nothing("not a control-plane node: no kube-controller-manager static pod manifest "
-                             "in /etc/kubernetes/manifests")
-    path, container = manager
-    value = (staticpods.flag(container, "cluster-signing-duration")
-             or staticpods.flag(container, "experimental-cluster-signing-duration"))
-    shown = f"--cluster-signing-duration={value}" if value else \
-        f"--cluster-signing-duration unset (default {DEFAULT_SIGNING_DURATION})"
-    found.judged.update(manifest=path, flag=shown, max_days=max_days)
-    try:
-        days = duration_seconds(value or DEFAULT_SIGNING_DURATION) / 86400
-    except ValueError:
-        found.problems.append(f"{path}: {shown} is not a duration")
-        return found.verdict()
-    found.judged["days"] = days
-    if days > max_days:
-        found.problems.append(f"kube-controller-manager {shown} ({path}) signs certificates for "
-                              f"{days:.0f} days > {max_days} maximum (over by {days - max_days:.0f} days): "
-                              f"they outlive any revocation")
+        certificate = identity[1] if identity else "its client certificate"
+        found.problems.append(f"kubelet client certificate rotation is off: {source}; {certificate} "
+                              f"will expire without renewal")
     return found.verdict()

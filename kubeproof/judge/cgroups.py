@@ -14,7 +14,7 @@ happens is dying cgroups pinned by memory charged to them, counted in /proc/cgro
 from __future__ import annotations
 
 from ..nodes.facts import NodeFacts
-from . import Findings
+from .judgement import Findings, Judgement
 
 KMEM_FIXED = (4, 9)  # 001 §1: 3.13 leaked, 4.2 still did, 4.9 did not
 MEMORY_CGROUP_IDS = 65535  # the memory controller's id space (MEM_CGROUP_ID_MAX)
@@ -48,7 +48,7 @@ def kmem_accounting(facts: NodeFacts) -> tuple[bool | None, list[str]]:
     return (False, inactive) if inactive else (None, [])
 
 
-def kmem_leak(facts: NodeFacts):
+def kmem_leak(facts: NodeFacts) -> Judgement:
     """The node's kernel cannot leak memory cgroup ids through kmem accounting."""
     found = Findings(SECTIONS)
     version = facts.kernel_version
@@ -80,7 +80,7 @@ def kmem_leak(facts: NodeFacts):
     return found.verdict()
 
 
-def id_headroom(facts: NodeFacts, max_percent: float):
+def id_headroom(facts: NodeFacts, max_percent: float) -> Judgement:
     """Memory cgroups in use (live and dying) stay under max_percent of the 65535 ids."""
     found = Findings(("proc-cgroups",))
     memory = (facts.cgroup.get("controllers") or {}).get("memory")
@@ -116,7 +116,7 @@ def dying(facts: NodeFacts) -> tuple[int, str] | None:
     return None
 
 
-def dying_accumulation(facts: NodeFacts, max_dying: int):
+def dying_accumulation(facts: NodeFacts, max_dying: int) -> Judgement:
     """Removed memory cgroups are released instead of piling up as dying ones."""
     found = Findings(("proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"))
     counted = dying(facts)

@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nodes.facts import NodeFacts
-from . import Findings, kubelet, runtime
+from . import kubelet, runtime
+from .judgement import Findings, Judgement
 from .units import quantity, size
 
 SECTIONS = ("processes", "kubelet-config", "kubelet-env", "df")
@@ -66,7 +67,7 @@ def hard_thresholds(facts: NodeFacts) -> Thresholds:
     elif isinstance(config.get("evictionHard"), dict):
         explicit, source = {k: str(v) for k, v in config["evictionHard"].items()}, f"evictionHard in {path}"
     else:
-        return Thresholds(dict(DEFAULTS), {}, "the kubelet's defaults (no evictionHard, no --eviction-hard)", ())
+        return Thresholds(dict(DEFAULTS), {}, f"no evictionHard in {path}, no --eviction-hard", ())
     if config.get("mergeDefaultEvictionSettings") is True:
         return Thresholds({**DEFAULTS, **explicit}, explicit, source + " merged with the defaults", ())
     zeroed = tuple(s for s in DEFAULTS if s not in explicit)
@@ -90,11 +91,11 @@ def _filesystems(facts: NodeFacts) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def free_space(facts: NodeFacts, margin_percent: float):
+def free_space(facts: NodeFacts, margin_percent: float) -> Judgement:
     """Free bytes and inodes of nodefs and imagefs above each hard threshold plus the margin."""
     found = Findings(SECTIONS)
     if not kubelet.present(facts):
-        return found.nothing(kubelet.absent_reason(facts))
+        return found.nothing(kubelet.ABSENT)
     try:
         thresholds = hard_thresholds(facts)
     except ValueError as exc:
@@ -129,7 +130,7 @@ def _shortfall(role: str, directory: str, fs: dict, signal: str, value: str, mea
         threshold = amount(value, total)
     except ValueError:
         return [f"{signal}<{value}: not a threshold the kubelet accepts"]
-    if threshold <= 0:  # disabled: the kubelet never evicts on it (test_eviction_thresholds says so)
+    if threshold <= 0:  # disabled: the kubelet never evicts on it (explicitly_set reports that)
         return []
     required = threshold + margin_percent / 100 * total
     if free >= required:
@@ -144,11 +145,11 @@ def _shortfall(role: str, directory: str, fs: dict, signal: str, value: str, mea
             f"(short by {required - free:,.0f} inodes)"]
 
 
-def explicitly_set(facts: NodeFacts):
+def explicitly_set(facts: NodeFacts) -> Judgement:
     """The disk thresholds that have defaults are set on purpose, and none is disabled."""
     found = Findings(SECTIONS)
     if not kubelet.present(facts):
-        return found.nothing(kubelet.absent_reason(facts))
+        return found.nothing(kubelet.ABSENT)
     try:
         thresholds = hard_thresholds(facts)
     except ValueError as exc:
@@ -164,7 +165,7 @@ def explicitly_set(facts: NodeFacts):
                 f"zeroes the signals it leaves out (set it, or mergeDefaultEvictionSettings: true)")
         elif value is None:
             found.problems.append(f"{signal} is not configured ({thresholds.source}): the kubelet "
-                                  f"evicts at its default <{DEFAULTS[signal]} without anyone having chosen it")
+                                  f"evicts at its default <{DEFAULTS[signal]}, which nobody chose")
         elif _is_zero(value):
             found.problems.append(f"{signal}<{value} in {thresholds.source} disables eviction on it")
     return found.verdict()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..nodes.facts import NodeFacts
 
 DEFAULT_ROOT_DIR = "/var/lib/kubelet"
+ABSENT = f"no kubelet on this node (no kubelet process, no kubelet config or flags file, no {DEFAULT_ROOT_DIR})"
 
 
 def present(facts: NodeFacts) -> bool:
@@ -16,11 +17,6 @@ def present(facts: NodeFacts) -> bool:
     kubelet = facts.kubelet
     return bool(facts.kubelet_running or kubelet.get("config") is not None
                 or kubelet.get("configured_flags") or facts.filesystem(DEFAULT_ROOT_DIR))
-
-
-def absent_reason(facts: NodeFacts) -> str:
-    return (f"no kubelet on this node (no kubelet process, no kubelet config or flags file, "
-            f"no {DEFAULT_ROOT_DIR})")
 
 
 def flags(facts: NodeFacts) -> tuple[dict[str, list[str]], str]:

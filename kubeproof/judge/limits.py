@@ -7,7 +7,7 @@ it ran out of descriptors and the nodes' container network and DNS died.
 from __future__ import annotations
 
 from ..nodes.facts import NodeFacts
-from . import Findings
+from .judgement import Findings, Judgement
 
 # The daemons whose descriptors the node's networking and pods depend on, by role.
 NODE_DAEMONS = (
@@ -37,7 +37,7 @@ def _daemons(facts: NodeFacts) -> tuple[list[tuple[str, dict]], list[str]]:
     return found, absent
 
 
-def daemon_nofile(facts: NodeFacts, minimum: int):
+def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
     """Soft and hard open-files limits of every node daemon at least minimum."""
     found = Findings(("processes",))
     daemons, absent = _daemons(facts)
@@ -55,7 +55,7 @@ def daemon_nofile(facts: NodeFacts, minimum: int):
     return found.verdict()
 
 
-def file_max(facts: NodeFacts, minimum: int):
+def file_max(facts: NodeFacts, minimum: int) -> Judgement:
     """fs.file-max, the system-wide open-file table, at least minimum."""
     found = Findings(("sysctl",))
     value, in_use = facts.sysctl_ints("fs.file-max"), facts.sysctl_ints("fs.file-nr")
@@ -67,7 +67,7 @@ def file_max(facts: NodeFacts, minimum: int):
     return found.verdict()
 
 
-def socket_tables(facts: NodeFacts, max_percent: float):
+def socket_tables(facts: NodeFacts, max_percent: float) -> Judgement:
     """TIME_WAIT sockets and conntrack entries use at most max_percent of their tables."""
     found = Findings(("sockstat", "sysctl"))
     tables = {

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from ..nodes.facts import NodeFacts
 from ..nodes.gather import parse_flags
-from . import Findings
 from . import kubelet
+from .judgement import Findings, Judgement
 
 SECTIONS = ("processes", "runtime-config", "docker-info", "docker-root", "containerd-snapshots")
 OVERLAY = {"docker": ("overlay2",), "containerd": ("overlayfs",), "cri-o": ("overlay", "overlay2")}
@@ -53,7 +53,7 @@ def _docker(facts: NodeFacts) -> Runtime | None:
     docker = facts.runtime.get("docker") or {}
     info, daemon_json, entries = docker.get("info"), docker.get("daemon_json"), docker.get("root_entries")
     proc = _running(facts, "dockerd")
-    if not (proc or info or daemon_json is not None or entries is not None):
+    if not (proc or info or daemon_json is not None or entries):  # an empty /var/lib/docker is no docker
         return None
     daemon_json = daemon_json or {}
     if info and info.get("Driver"):
@@ -129,7 +129,7 @@ def kubelet_runtimes(facts: NodeFacts) -> list[Runtime]:
     return chosen or present
 
 
-def storage_driver(facts: NodeFacts):
+def storage_driver(facts: NodeFacts) -> Judgement:
     """Every runtime's storage driver is its overlay driver."""
     found = Findings(SECTIONS)
     present = runtimes(facts)

@@ -7,12 +7,12 @@ limits and fs.file-max (judged with the open-file limits); set on the node, they
 from __future__ import annotations
 
 from ..nodes.facts import NodeFacts
-from . import Findings
+from .judgement import Findings, Judgement
 
 PORT_RANGE = "net.ipv4.ip_local_port_range"
 
 
-def tunables(facts: NodeFacts, minimums: dict[str, int], port_range_min: int):
+def tunables(facts: NodeFacts, minimums: dict[str, int], port_range_min: int) -> Judgement:
     """Each sysctl at least its minimum; the local port range at least port_range_min ports wide."""
     found = Findings(("sysctl",))
     found.judged.update(values={}, minimums=dict(minimums, **{f"{PORT_RANGE} ports": port_range_min}),

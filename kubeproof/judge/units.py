@@ -1,4 +1,4 @@
-"""Kubernetes quantities ("100Mi", "10%", "1.5G") and durations ("87600h"), and how gaps are worded."""
+"""Kubernetes quantities ("100Mi", "1.5G", "1e3") and byte sizes as people read them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ _SUFFIXES = {
     "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
 }
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]))?$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def quantity(text: str) -> float:
@@ -23,22 +21,9 @@ def quantity(text: str) -> float:
     return float(number) * (10 ** int(exponent) if exponent else _SUFFIXES[suffix or ""])
 
 
-def duration_seconds(text: str) -> float:
-    """A Go duration ("87600h", "8760h0m0s", "90m") in seconds. ValueError if not one."""
-    text = str(text).strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"not a duration: {text!r}")
-    return sum(float(n) * _SECONDS[u] for n, u in parts)
-
-
 def size(n: float) -> str:
     """Bytes for people: 1.5 GiB, 40.9 MiB, 512 B."""
     for unit, factor in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
         if abs(n) >= factor:
             return f"{n / factor:.1f} {unit}"
     return f"{n:.0f} B"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -139,7 +139,8 @@ memory_cgroup_dirs() {
 	d=/sys/fs/cgroup/memory
 	[ -d "$d" ] || d=/sys/fs/cgroup
 	root=$(while read -r _ _ _ r m _; do [ "$m" = "$d" ] && printf '%s\n' "$r"; done </proc/self/mountinfo | tail -n 1)
-	printf '%s %s %s\n' "$d" "$(find "$d" -xdev -type d | wc -l)" "${root:-?}"
+	# Cgroups removed while find walks (pods ending) make it complain: the count is what it found.
+	printf '%s %s %s\n' "$d" "$(find "$d" -xdev -type d 2>/dev/null | wc -l)" "${root:-?}"
 }
 
 # The field reports' kmem leak signals under the kubepods memory cgroup (cgroup v1 only).
@@ -175,9 +176,13 @@ storage_dirs() {
 		esac
 		argv_of "$pid" | sed -n -E -e "s/^--?($flags)=//p" -e "/^--?($flags)\$/{n;p;}"
 	done
+	# sed keeps a missing final newline (daemon.json often has none): echo ends each output's line.
 	sed -n -E 's/.*"(data-root|graph)"[[:space:]]*:[[:space:]]*"([^"]+)".*/\2/p' /etc/docker/daemon.json 2>/dev/null
-	sed -n -E 's/^[[:space:]]*(root|graphroot)[[:space:]]*=[[:space:]]*"([^"]+)".*/\2/p' \
-		/etc/containerd/config.toml /etc/containers/storage.conf /etc/crio/crio.conf 2>/dev/null
+	echo
+	for f in /etc/containerd/config.toml /etc/containers/storage.conf /etc/crio/crio.conf; do
+		sed -n -E 's/^[[:space:]]*(root|graphroot)[[:space:]]*=[[:space:]]*"([^"]+)".*/\2/p' "$f" 2>/dev/null
+		echo
+	done
 }
 
 disk_free() {

@@ -1,0 +1,15 @@
+"""nodefs-pressure (002, 004): the kubelet evicting everything from a nearly full nodefs."""
+
+import pytest
+
+from kubeproof.judge import eviction
+
+
+@pytest.mark.failure("nodefs-pressure")
+def test_free_space_above_eviction_thresholds(node, profile, conclude):
+    conclude(eviction.free_space(node.facts, profile.eviction_margin_percent))
+
+
+@pytest.mark.failure("nodefs-pressure")
+def test_eviction_thresholds_are_explicit(node, conclude):
+    conclude(eviction.explicitly_set(node.facts))
