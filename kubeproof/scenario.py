@@ -216,6 +216,14 @@ class Scenario:
         self.defer(f"undo the changes on node {node.name} ({journal.path})", journal.undo)
         return journal
 
+    def fault_on(self, name: str, *, api: bool = False) -> tuple[NodeShell, Journal]:
+        """The prologue of a fault on node name: hold it exclusively (and the API too when api, for a
+        control-plane disruption), then a shell on it and a journal of the changes; (shell, journal).
+        Unavailable (a skip) before anything is changed when the node's access cannot write."""
+        self.hold(exclusive={node_lock(name)} | ({API_LOCK} if api else set()))
+        node = self.node(name)
+        return node, self.journal(node)
+
     # -- judging on what is there now -------------------------------------------------------
 
     def view(self) -> ClusterView:

@@ -22,7 +22,6 @@ from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
 from kubeproof.judge import control_plane, static_pods
 from kubeproof.kube import client as kube_client
-from kubeproof.scenario import API_LOCK, node_lock
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 FLAG = "--anonymous-auth=false"
@@ -32,9 +31,7 @@ FLAPPING = (FaultError, urllib3.exceptions.HTTPError, OSError)  # the API server
 @pytest.mark.failure("apiserver-anonymous-probe")
 def test_anonymous_auth_off_restarts_the_apiserver(scenario, profile, evidence):
     name = scenario.control_plane()
-    scenario.hold(exclusive={API_LOCK, node_lock(name)})
-    node = scenario.node(name)
-    journal = scenario.journal(node)
+    node, journal = scenario.fault_on(name, api=True)
     cluster = scenario.cluster
     pod_name = f"kube-apiserver-{name}"
 

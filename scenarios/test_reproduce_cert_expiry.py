@@ -28,7 +28,6 @@ import pytest
 from kubeproof.faults import files, pki, tls
 from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.certs import horizon
-from kubeproof.scenario import API_LOCK, node_lock
 
 PKI = "/etc/kubernetes/pki"
 CERT, KEY = f"{PKI}/apiserver.crt", f"{PKI}/apiserver.key"
@@ -39,9 +38,7 @@ LATER = timedelta(days=3)
 @pytest.mark.failure("cert-expiry")
 def test_an_expiring_apiserver_certificate_fails_clients_and_kubeadm_renews_it(scenario, profile, evidence):
     name = scenario.control_plane()
-    scenario.hold(exclusive={API_LOCK, node_lock(name)})
-    node = scenario.node(name)
-    journal = scenario.journal(node)
+    node, journal = scenario.fault_on(name, api=True)
     server = urlsplit(scenario.cluster.api.configuration.host)
     cafile = scenario.cluster.api.configuration.ssl_ca_cert
     if server.scheme != "https" or not cafile:

@@ -19,7 +19,6 @@ import pytest
 
 from kubeproof.faults import cgroups
 from kubeproof.judge import cgroups as judge
-from kubeproof.scenario import node_lock
 
 CGROUPS = 5000
 SETTLE_SECONDS = 60
@@ -29,9 +28,7 @@ TOLERANCE = 16  # pods the kubelet starts or stops meanwhile leave a few dying c
 @pytest.mark.failure("cgroup-kmem-leak")
 def test_removed_memory_cgroups_are_released(scenario, profile, evidence):
     name = scenario.worker()
-    scenario.hold(exclusive={node_lock(name)})
-    node = scenario.node(name)
-    journal = scenario.journal(node)
+    node, journal = scenario.fault_on(name)
     charged = profile.dying_cgroups_max + 200
     baseline = cgroups.count(node)
     evidence.attach("baseline", baseline.as_dict())

@@ -23,7 +23,6 @@ from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.hostname import drift
 from kubeproof.judge.node_registrations import duplicate_registrations
-from kubeproof.scenario import node_lock
 
 REGISTERING = "Attempting to register node"
 
@@ -31,10 +30,8 @@ REGISTERING = "Attempting to register node"
 @pytest.mark.failure("hostname-drift")
 def test_a_renamed_host_makes_the_kubelet_register_another_node(scenario, evidence):
     name = scenario.worker()
-    scenario.hold(exclusive={node_lock(name)})
-    node = scenario.node(name)
+    node, journal = scenario.fault_on(name)
     access = scenario.ref(name).access
-    journal = scenario.journal(node)
     old = node.check("hostname", what="read the hostname").strip()
     new = f"{name}-renamed"
 

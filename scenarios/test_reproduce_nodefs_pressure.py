@@ -36,7 +36,6 @@ from kubeproof.judge import eviction
 from kubeproof.judge.critical_pods import component_of, unprotected_components
 from kubeproof.judge.node_conditions import eviction_events, pressured_nodes
 from kubeproof.judge.units import size
-from kubeproof.scenario import node_lock
 
 MiB, GiB = 2 ** 20, 2 ** 30
 HEADROOM = 512 * MiB  # the threshold sits this far under the free space measured
@@ -72,9 +71,7 @@ def _eviction_order(cluster, namespace: str, node: str, critical: dict[str, dict
 def test_disk_pressure_evicts_the_best_effort_hog_and_never_critical_pods(scenario, profile, evidence):
     cluster = scenario.cluster
     name = scenario.worker()
-    scenario.hold(exclusive={node_lock(name)})
-    node = scenario.node(name)
-    journal = scenario.journal(node)
+    node, journal = scenario.fault_on(name)
     namespace = scenario.namespace()
     image = pause_image([cluster.node(name)])
     free = disk.space(node, kubelet.ROOT_DIR).available

@@ -20,7 +20,6 @@ from kubeproof.faults.cluster import pod
 from kubeproof.faults.waiting import wait_for
 from kubeproof.judge import limits
 from kubeproof.judge.critical_pods import component_of
-from kubeproof.scenario import node_lock
 
 POD_LIMIT = 256
 DAEMON_LIMIT = 1024  # Ubuntu's default in 001 §4
@@ -40,9 +39,7 @@ def _critical_pods(cluster, node: str) -> dict[str, tuple[str, int]]:
 def test_a_process_at_its_limit_gets_emfile_and_node_daemons_keep_working(scenario, profile, evidence):
     cluster = scenario.cluster
     name = scenario.worker()
-    scenario.hold(exclusive={node_lock(name)})
-    node = scenario.node(name)
-    journal = scenario.journal(node)
+    node, journal = scenario.fault_on(name)
     namespace = scenario.namespace()
     critical = _critical_pods(cluster, name)
     before = limits.daemon_nofile(scenario.facts(node), profile.nofile_min)

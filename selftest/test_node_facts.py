@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import json
 import os
 import platform
@@ -24,11 +23,10 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+import kubeadm_pki
 import nodeimage
+from kubeadm_pki import key_pem, pem
 from kubeproof.errors import NodeUnreachable
 from kubeproof.nodes import gather, transport
 from kubeproof.nodes.facts import NodeFacts
@@ -240,40 +238,10 @@ CONTAINERD_CONFIG = """version = 2
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _mint(cn: str, *, issuer: tuple | None = None, days: int = 365, ca: bool = False,
-          sans: tuple[str, ...] = (), server: bool = False):
-    """(certificate, key): self-signed when no issuer (certificate, key) is given."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer_cert, issuer_key = issuer or (None, key)
-    builder = (x509.CertificateBuilder()
-               .subject_name(_name(cn))
-               .issuer_name(issuer_cert.subject if issuer_cert else _name(cn))
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - dt.timedelta(days=1))
-               .not_valid_after(NOW + dt.timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName(s) for s in sans if not s[0].isdigit()]
-            + [x509.IPAddress(ipaddress.ip_address(s)) for s in sans if s[0].isdigit()]), critical=False)
-    if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256()), key
-
-
-def _pem(cert) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+def _mint(cn: str, *, days: int = 365, **kwargs):
+    """(certificate, key) valid from a day ago for days; kwargs: kubeadm_pki.mint's issuer, ca, sans, usage."""
+    return kubeadm_pki.mint(cn, not_before=NOW - dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=days),
+                            **kwargs)
 
 
 @dataclass
@@ -287,35 +255,35 @@ class PlantedNode:
 
 def _plant_pki(name: str) -> tuple[dict, dict, list[bytes]]:
     ca, ca_key = _mint("kubernetes", ca=True, days=3650)
-    apiserver, apiserver_key = _mint("kube-apiserver", issuer=(ca, ca_key), days=30, server=True,
+    apiserver, apiserver_key = _mint("kube-apiserver", issuer=(ca, ca_key), days=30, usage="server",
                                      sans=("kubernetes", "kubernetes.default", "10.96.0.1"))
     etcd_ca, etcd_ca_key = _mint("etcd-ca", ca=True, days=3650)
-    admin, admin_key = _mint("kubernetes-admin", issuer=(ca, ca_key), days=2)  # about to expire
-    kubelet, kubelet_key = _mint("system:node:node-a", issuer=(ca, ca_key))
+    admin, admin_key = _mint("kubernetes-admin", issuer=(ca, ca_key), days=2, usage="client")  # about to expire
+    kubelet, kubelet_key = _mint("system:node:node-a", issuer=(ca, ca_key), usage="client")
     kubeconfig = {"apiVersion": "v1", "kind": "Config",
                   "clusters": [{"name": "k", "cluster": {
                       "server": "https://10.0.0.1:6443",
-                      "certificate-authority-data": base64.b64encode(_pem(ca)).decode()}}],
+                      "certificate-authority-data": base64.b64encode(pem(ca)).decode()}}],
                   "users": [{"name": "admin", "user": {
-                      "client-certificate-data": base64.b64encode(_pem(admin)).decode(),
-                      "client-key-data": base64.b64encode(_key_pem(admin_key)).decode()}}]}
+                      "client-certificate-data": base64.b64encode(pem(admin)).decode(),
+                      "client-key-data": base64.b64encode(key_pem(admin_key)).decode()}}]}
     file_certs = {"/etc/kubernetes/pki/ca.crt": ca, "/etc/kubernetes/pki/apiserver.crt": apiserver,
                   "/etc/kubernetes/pki/etcd/ca.crt": etcd_ca,
                   "/var/lib/kubelet/pki/kubelet-client-current.pem": kubelet}
-    files = {path: _pem(cert) for path, cert in file_certs.items()}
+    files = {path: pem(cert) for path, cert in file_certs.items()}
     files.update({
-        "/etc/kubernetes/pki/ca.key": _key_pem(ca_key),
-        "/etc/kubernetes/pki/apiserver.key": _key_pem(apiserver_key),
+        "/etc/kubernetes/pki/ca.key": key_pem(ca_key),
+        "/etc/kubernetes/pki/apiserver.key": key_pem(apiserver_key),
         "/etc/kubernetes/admin.conf": yaml.safe_dump(kubeconfig).encode(),
         # kubelet's rotated client certificate: certificate and key in one file.
-        "/var/lib/kubelet/pki/kubelet-client-current.pem": _pem(kubelet) + _key_pem(kubelet_key),
+        "/var/lib/kubelet/pki/kubelet-client-current.pem": pem(kubelet) + key_pem(kubelet_key),
         # A certificate cut short with a key right after it: the key must not ride out with it.
-        "/etc/kubernetes/pki/truncated.crt": b"".join(_pem(apiserver).splitlines(True)[:3])
-        + _key_pem(apiserver_key),
+        "/etc/kubernetes/pki/truncated.crt": b"".join(pem(apiserver).splitlines(True)[:3])
+        + key_pem(apiserver_key),
     })
     for path, data in files.items():
         nodeimage.put_file(name, path, data, 0o600)
-    keys = [_key_pem(k) for k in (ca_key, apiserver_key, etcd_ca_key, admin_key, kubelet_key)]
+    keys = [key_pem(k) for k in (ca_key, apiserver_key, etcd_ca_key, admin_key, kubelet_key)]
     return file_certs, {"certificate-authority-data": ca, "client-certificate-data": admin}, keys
 
 

@@ -168,7 +168,7 @@ def nodefs_pressure(objects: Objects) -> Objects:
 
 def tls_secret(name: str, dns: str, born: datetime, days: int) -> dict:
     key = healthy._key(name)
-    cert = healthy.certificate(dns, key, ("kubernetes", healthy.CA_KEY), days=days, dns=[dns], born=born)
+    cert = healthy.certificate(dns, key, healthy.CA, days=days, dns=[dns], born=born)
     return healthy.secret(name, "shop", "kubernetes.io/tls", {"tls.crt": cert, "tls.key": healthy.WEB_KEY_PEM})
 
 

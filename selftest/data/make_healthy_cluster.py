@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import sys
 import uuid
@@ -26,12 +25,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # selftest/, for kubeadm_pki
 
+from kubeadm_pki import key_pem, mint, pem  # noqa: E402
 from kubeproof.kube.dump import write_dump  # noqa: E402
 from kubeproof.kube.serving import ServingCertificate  # noqa: E402
 from kubeproof.kube.view import ClusterView  # noqa: E402
@@ -98,30 +97,23 @@ def _key(seed: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed.encode()).digest())
 
 
-def certificate(common_name: str, key: Ed25519PrivateKey, issuer: tuple[str, Ed25519PrivateKey] | None,
+def certificate(common_name: str, key: Ed25519PrivateKey, issuer: tuple[x509.Certificate, Ed25519PrivateKey] | None,
                 days: int, dns: list[str] = (), ips: list[str] = (), born: datetime = BORN) -> bytes:
-    issuer_name, issuer_key = issuer or (common_name, key)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-               .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-               .public_key(key.public_key())
-               .serial_number(int(hashlib.sha256(f"{common_name}/{born}/{days}".encode()).hexdigest()[:16], 16))
-               .not_valid_before(born)
-               .not_valid_after(born + timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True))
-    if dns or ips:
-        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(issuer_key, None).public_bytes(serialization.Encoding.PEM)
+    """PEM of a certificate issued at born for days by issuer (a CA when self-signed), with a serial
+    derived from what it is."""
+    cert, _ = mint(common_name, key=key, issuer=issuer, ca=issuer is None, sans=(*dns, *ips),
+                   not_before=born, not_after=born + timedelta(days=days),
+                   serial=int(hashlib.sha256(f"{common_name}/{born}/{days}".encode()).hexdigest()[:16], 16))
+    return pem(cert)
 
 
 CA_KEY = _key("kubernetes-ca")
 CA_CERT = certificate("kubernetes", CA_KEY, None, days=3650)  # kubeadm's CA lifetime
+CA = (x509.load_pem_x509_certificate(CA_CERT), CA_KEY)  # the issuer of the certificates below
 WEB_KEY = _key("shop-web")
 # A five-year serving certificate: valid well past the dump's moment plus any sane cert-expiry horizon.
-WEB_CERT = certificate("shop.example.test", WEB_KEY, ("kubernetes", CA_KEY), days=1826, dns=["shop.example.test"])
-WEB_KEY_PEM = WEB_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+WEB_CERT = certificate("shop.example.test", WEB_KEY, CA, days=1826, dns=["shop.example.test"])
+WEB_KEY_PEM = key_pem(WEB_KEY)
 # What kubeadm puts in the API server's serving certificate (one year), and kind's extra localhost names.
 APISERVER_DNS = ["cp-1", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                  "kubernetes.default.svc.cluster.local", "localhost"]
@@ -129,9 +121,9 @@ APISERVER_IPS = ["10.96.0.1", "10.89.0.10", "127.0.0.1"]
 
 
 def apiserver_certificate(days: int = 365, born: datetime = BORN) -> ServingCertificate:
-    pem = certificate("kube-apiserver", _key("kube-apiserver"), ("kubernetes", CA_KEY), days=days,
-                      dns=APISERVER_DNS, ips=APISERVER_IPS, born=born)
-    return ServingCertificate("https://10.89.0.10:6443", (pem.decode(),))
+    served = certificate("kube-apiserver", _key("kube-apiserver"), CA, days=days,
+                         dns=APISERVER_DNS, ips=APISERVER_IPS, born=born)
+    return ServingCertificate("https://10.89.0.10:6443", (served.decode(),))
 
 
 METRICS_CA = certificate("metrics-server-ca", _key("metrics-server-ca"), None, days=730)
