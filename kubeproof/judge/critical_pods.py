@@ -99,9 +99,14 @@ def intolerant_daemonsets(daemonsets: list[dict], pods: list[dict],
                           namespace_: str = "kube-system") -> tuple[list[Finding], list[dict]]:
     """(findings, DaemonSets judged): kube-system DaemonSets whose pods lack a pressure toleration."""
     findings, judged = [], []
+    # One pass over the pods, however many DaemonSets: a cluster may run 150,000 of them.
+    owned: dict[str, list[dict]] = {}
+    for pod in pods:
+        owner = controller(pod) if namespace(pod) == namespace_ else None
+        if owner and owner.get("kind") == "DaemonSet":
+            owned.setdefault(owner["name"], []).append(pod)
     for ds in (d for d in daemonsets if namespace(d) == namespace_):
-        members = [p for p in pods if namespace(p) == namespace_
-                   and (controller(p) or {}).get("kind") == "DaemonSet" and controller(p)["name"] == name(ds)]
+        members = owned.get(name(ds), [])
         missing = {name(p): [f"{t['key']}:{t['effect']}" for t in PRESSURE_TAINTS
                              if not tolerates((p.get("spec") or {}).get("tolerations") or [], t)]
                    for p in members}

@@ -10,7 +10,10 @@ resources (see scheduling.py); nodes short of CPU or memory only make it worse.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+from typing import Callable
 
 from .findings import Finding
 from .objects import labels, name, namespace, ref
@@ -55,9 +58,27 @@ def one_per_node(deployment: dict) -> dict | None:
     return None
 
 
+def _eligible_names(nodes: list[dict]) -> Callable[[dict], list[str]]:
+    """The sorted names of the nodes a pod spec may land on, worked out once per distinct placement
+    (what eligible_nodes reads: node selector, node affinity, tolerations). Deployments mostly
+    share theirs, and each computation walks every node: 1,000 Deployments on 5,000 nodes would
+    otherwise take 5,000,000 node checks."""
+    @functools.cache
+    def by_placement(placement: str) -> list[str]:
+        return sorted(name(n) for n in eligible_nodes(json.loads(placement), nodes))
+
+    def eligible(spec: dict) -> list[str]:
+        placement = {"nodeSelector": spec.get("nodeSelector"), "tolerations": spec.get("tolerations"),
+                     "affinity": {"nodeAffinity": (spec.get("affinity") or {}).get("nodeAffinity")}}
+        # A list of its own: evidence is dumped as YAML, which writes a shared one as an alias.
+        return list(by_placement(json.dumps(placement, sort_keys=True)))
+    return eligible
+
+
 def stalling_rollouts(deployments: list[dict], nodes: list[dict]) -> tuple[list[Finding], list[dict]]:
     """(findings, every Deployment with one-per-node anti-affinity that was judged)."""
     findings, judged = [], []
+    eligible_names = _eligible_names(nodes)
     for deployment in deployments:
         spec = deployment.get("spec") or {}
         replicas = spec.get("replicas", 1)
@@ -65,7 +86,7 @@ def stalling_rollouts(deployments: list[dict], nodes: list[dict]) -> tuple[list[
         if term is None or replicas == 0 or spec.get("paused"):
             continue
         surge, unavailable = surge_and_unavailable(deployment)
-        eligible = sorted(name(n) for n in eligible_nodes((spec.get("template") or {}).get("spec") or {}, nodes))
+        eligible = eligible_names((spec.get("template") or {}).get("spec") or {})
         evidence = {"deployment": ref(deployment), "replicas": replicas, "maxSurge": surge,
                     "maxUnavailable": unavailable, "eligibleNodes": eligible, "antiAffinity": term,
                     "podLabels": labels({"metadata": (spec.get("template") or {}).get("metadata") or {}})}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import KubeproofError
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -58,6 +60,7 @@ KINDS: tuple[Kind, ...] = (
 )
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+_BY_TYPE: dict[tuple[str, str], Kind] = {(k.api_version, k.kind): k for k in KINDS}
 
 
 def kind_named(name: str) -> Kind:
@@ -65,3 +68,11 @@ def kind_named(name: str) -> Kind:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown resource kind {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def kind_of(obj: dict) -> Kind:
+    """The kind of an API object, by its apiVersion and kind; KubeproofError for one kubeproof does not read."""
+    try:
+        return _BY_TYPE[obj.get("apiVersion"), obj.get("kind")]
+    except KeyError:
+        raise KubeproofError(f"{obj.get('apiVersion')} {obj.get('kind')} is not a kind kubeproof reads") from None

@@ -14,27 +14,29 @@ authorizer would see, so tests can prove a run was read-only and paginated.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import bisect
 import json
 import ssl
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
 from .client import RequestInfo, request_info
 from .dump import storage_key
-from .kinds import KINDS, Kind
+from .kinds import KINDS, Kind, kind_of
 from .view import ClusterView
 
-Response = tuple[int, dict]
+Response = tuple[int, dict | bytes]  # a LIST's body comes encoded
 # etcd3's own wording (k8s.io/apiserver/pkg/storage/etcd3/errors.go) for a compacted continue token.
 CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. "
                     "You can start a new list without the continue parameter.")
@@ -69,27 +71,70 @@ def _details(resource: str, name: str = "") -> dict:
     return {key: value for key, value in (("name", name), ("group", group), ("kind", plural)) if value}
 
 
+Entry = tuple[str, bytes, int]  # an item's storage key, its JSON as a LIST returns it, its resourceVersion
+
+
+def _entry(kind: Kind, item: dict) -> Entry:
+    """The item's entry. Built-in kinds' LIST items carry no apiVersion/kind; a CRD's (unstructured) do."""
+    listed = item if kind.optional else {k: v for k, v in item.items() if k not in ("apiVersion", "kind")}
+    revision = item["metadata"].get("resourceVersion", "")
+    return storage_key(item), json.dumps(listed).encode(), int(revision) if revision.isdigit() else 0
+
+
 @dataclass
 class _Collection:
+    """A kind's items in etcd key order, each encoded once: a page is a join of bytes, so serving
+    150,000 pods costs the server no more than copying them."""
+
     kind: Kind
-    items: list[dict]  # in etcd key order, as a LIST returns them
     keys: list[str]
+    items: list[bytes]
+    revision: int  # of its newest item
 
     @classmethod
-    def of(cls, kind: Kind, items: list[dict]) -> "_Collection":
-        ordered = sorted(items, key=storage_key)
-        return cls(kind, ordered, [storage_key(item) for item in ordered])
+    def of(cls, kind: Kind, entries: Iterable[Entry]) -> "_Collection":
+        ordered = sorted(entries)
+        return cls(kind, [key for key, _, _ in ordered], [item for _, item, _ in ordered],
+                   max((revision for _, _, revision in ordered), default=0))
 
     def in_namespace(self, namespace: str) -> "_Collection":
+        """The namespace's items: the keys `NAMESPACE/...`, one run of the sorted keys."""
         if not namespace:
             return self
-        return _Collection.of(self.kind, [i for i in self.items if i["metadata"].get("namespace") == namespace])
+        # "/" sorts right before "0": the run starts at "NAMESPACE/" and ends before "NAMESPACE0".
+        start, end = (bisect.bisect_left(self.keys, namespace + suffix) for suffix in ("/", "0"))
+        return _Collection(self.kind, self.keys[start:end], self.items[start:end], self.revision)
 
-    def as_list_item(self, item: dict) -> dict:
-        """Built-in kinds' LIST items carry no apiVersion/kind; a CRD's (unstructured) do."""
-        if self.kind.optional:
-            return item
-        return {key: value for key, value in item.items() if key not in ("apiVersion", "kind")}
+    def get(self, key: str) -> dict | None:
+        """The object stored under key, with its apiVersion and kind as a GET returns it."""
+        index = bisect.bisect_left(self.keys, key)
+        if index == len(self.keys) or self.keys[index] != key:
+            return None
+        return {"apiVersion": self.kind.api_version, "kind": self.kind.kind, **json.loads(self.items[index])}
+
+
+def _collections_of_view(view: ClusterView) -> list[_Collection]:
+    return [_Collection.of(kind, (_entry(kind, item) for item in view.list(kind.name)))
+            for kind in KINDS if view.has(kind.name)]
+
+
+def _collections_of_objects(objects: Iterable[dict]) -> list[_Collection]:
+    """Objects of any kinds, each encoded as it comes (and then left to be freed)."""
+    entries: dict[Kind, list[Entry]] = {}
+    for obj in objects:
+        kind = kind_of(obj)
+        entries.setdefault(kind, []).append(_entry(kind, obj))
+    return [_Collection.of(kind, entries.get(kind, [])) for kind in KINDS]
+
+
+@dataclass(frozen=True)
+class Objects:
+    """API objects to serve as they are, each with its apiVersion and kind, from any iterable: a
+    generator keeps a cluster of any size from ever being held as Python objects, only as JSON."""
+
+    objects: Iterable[dict]
+    version: dict
+    now: datetime
 
 
 def _serves(collection: _Collection | None, info: RequestInfo) -> bool:
@@ -99,12 +144,6 @@ def _serves(collection: _Collection | None, info: RequestInfo) -> bool:
     if collection.kind.namespaced:
         return bool(info.namespace) or not info.name  # /api/v1/pods lists; /api/v1/pods/x is no route
     return not info.namespace
-
-
-def _newest_revision(collections) -> int:
-    """The LISTs' resourceVersion: etcd's revision is at least that of the newest object."""
-    revisions = [item["metadata"].get("resourceVersion", "") for c in collections for item in c.items]
-    return max([int(rv) for rv in revisions if rv.isdigit()] or [1])
 
 
 def _encode_continue(rv: int, start: str) -> str:
@@ -128,27 +167,33 @@ def _decode_continue(token: str) -> tuple[int, str]:
 
 
 class ReplayServer:
-    def __init__(self, source: ClusterView | str | Path, *, page_size_cap: int | None = None,
+    def __init__(self, source: ClusterView | str | Path | Objects, *, page_size_cap: int | None = None,
                  token: str = "kubeproof-replay", forbidden: set[str] | frozenset[str] = frozenset(),
                  authorize: Authorizer | None = None, tls: TLSFiles | None = None,
                  now: datetime | None = None, port: int = 0):
-        """Serve the view (or dump directory) at 127.0.0.1:port.
+        """Serve the view (or dump directory, or objects) at 127.0.0.1:port.
 
         forbidden: kinds (`secrets`) every request for is refused; authorize: a further decision per
         request (a ClusterRole's allows), refused when False; tls: serve HTTPS with these files;
         now: the time the Date header states (default: the view's now(), the replayed moment).
         """
-        view = source if isinstance(source, ClusterView) else ClusterView.from_dump(source)
-        self._collections = {k.name: _Collection.of(k, view.list(k.name)) for k in KINDS if view.has(k.name)}
-        self._version = view.version() or UNKNOWN_VERSION
-        self._rv = _newest_revision(self._collections.values())
-        self.date = format_datetime(now or view.now(), usegmt=True)
+        if isinstance(source, Objects):
+            collections, self._version, moment = _collections_of_objects(source.objects), source.version, source.now
+        else:
+            view = source if isinstance(source, ClusterView) else ClusterView.from_dump(source)
+            collections, self._version, moment = (_collections_of_view(view), view.version() or UNKNOWN_VERSION,
+                                                  view.now())
+        self._collections = {c.kind.name: c for c in collections}
+        # The LISTs' resourceVersion: etcd's revision is at least that of the newest object.
+        self._rv = max([c.revision for c in collections] + [1])
+        self.date = format_datetime(now or moment, usegmt=True)
         self.page_size_cap = page_size_cap
         self.token = token
         self.forbidden = frozenset(forbidden)
         self._authorize = authorize or (lambda info, path: True)
         self.tls = tls
         self.requests: list[tuple[str, str, list[tuple[str, str]]]] = []
+        self.sent_bytes = 0  # response bodies, all requests
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -239,10 +284,9 @@ class ReplayServer:
                       f'resource "{plural}" in API group "{group}" {scope}', _details(info.resource, info.name))
 
     def _get(self, collection: _Collection, info: RequestInfo) -> Response:
-        key = f"{info.namespace}/{info.name}" if info.namespace else info.name
-        index = bisect.bisect_left(collection.keys, key)
-        if index < len(collection.keys) and collection.keys[index] == key:
-            return 200, collection.items[index]
+        found = collection.get(f"{info.namespace}/{info.name}" if info.namespace else info.name)
+        if found is not None:
+            return 200, found
         return _status(404, "NotFound", f'{info.resource} "{info.name}" not found',
                       _details(info.resource, info.name))
 
@@ -269,8 +313,9 @@ class ReplayServer:
             metadata["continue"] = _encode_continue(self._rv, collection.keys[end - 1] + "\x00")
             metadata["remainingItemCount"] = len(collection.items) - end
         kind = collection.kind
-        return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": metadata,
-                     "items": [collection.as_list_item(item) for item in collection.items[start:end]]}
+        envelope = json.dumps({"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": metadata})
+        # What json.dumps would write for the whole list, with the items joined as encoded.
+        return 200, b"".join((envelope[:-1].encode(), b', "items": [', b", ".join(collection.items[start:end]), b"]}"))
 
 
 def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
@@ -287,12 +332,14 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             code, body = server.respond(self.command, url.path, parse_qsl(url.query, keep_blank_values=True),
                                         self.headers.get("Authorization", ""))
-            payload = json.dumps(body).encode()
+            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+            with server._lock:
+                server.sent_bytes += len(payload)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -304,3 +351,28 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             """Quiet: the requests are recorded in server.requests instead."""
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kubeproof replay DIR`: serve a dump as a read-only API server until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m kubeproof replay",
+                                     description="Serve a dump (kubeproof's or kubectl cluster-info dump's) "
+                                                 "read-only over HTTP as a Kubernetes API server.")
+    parser.add_argument("directory")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    parser.add_argument("--kubeconfig", metavar="PATH", help="write a kubeconfig reaching the server here")
+    args = parser.parse_args(argv)
+    server = ReplayServer(args.directory, port=args.port)
+    if args.kubeconfig:
+        server.write_kubeconfig(args.kubeconfig)
+    print(f"kubeproof: replaying {args.directory} at {server.url}"
+          + (f" (kubeconfig {args.kubeconfig}, context replay)" if args.kubeconfig else ""), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,27 +2,32 @@
 
 A view reads either a live API server (paginated LISTs, shared with xdist workers through the
 session cache) or a dump directory; assertions cannot tell which, and never touch the network.
-Besides the objects it holds the facts about the cluster that are not objects: the server's
-version, the moment the view stands for (`now()`) and the API server's serving certificate.
+What it reads is kept as plain dicts (json.loads, never the client's model classes: docs/
+benchmark.md measures both), trimmed to the fields assertions read (trimming.py). Besides the
+objects it holds the facts about the cluster that are not objects: the server's version, the
+moment the view stands for (`now()`) and the API server's serving certificate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from kubernetes.client import ApiClient
 
-from ..errors import KubeproofError, Unavailable
+from ..errors import Unavailable
 from ..sharing import SessionCache
 from .client import get_json, server_of, serving_chain, version_and_date
 from .dump import open_dump
-from .kinds import KINDS, Kind, kind_named
+from .kinds import KINDS, Kind, kind_named, kind_of
 from .redaction import redact_secret
 from .serving import ServingCertificate
+from .trimming import trim
 
 Fetch = Callable[[Kind], list[dict]]
 
@@ -31,30 +36,51 @@ def _shared(cache: SessionCache | None, key: str, compute: Callable[[], Any]) ->
     return cache.get_or_compute(key, compute) if cache else compute()
 
 
-def list_all(api: ApiClient, kind: Kind, page_size: int) -> list[dict]:
-    """All items of a kind, cluster-wide, one page of `page_size` per request (limit + continue).
+def pages(api: ApiClient, kind: Kind, page_size: int) -> Iterator[list[dict]]:
+    """The items of a kind, cluster-wide, one page of `page_size` per request (limit + continue).
 
-    Raises Unavailable when the server does not serve a required kind; an optional kind (a CRD
-    that is not installed) is simply empty.
+    Pages are yielded as they arrive, so the caller trims each before the next is read: a whole
+    LIST of 150,000 pods is never held as the API server sent it. Raises Unavailable when the
+    server does not serve a required kind; an optional kind (a CRD that is not installed) is empty.
     """
-    items: list[dict] = []
     token = ""
     while True:
         query = [("limit", page_size)] + ([("continue", token)] if token else [])
         page = get_json(api, kind.list_path, query)
         if page is None:
             if kind.optional:
-                return []
+                return
             raise Unavailable(f"the API server {server_of(api)} does not serve {kind.name} ({kind.list_path})")
-        items.extend(page.get("items") or [])
+        yield page.get("items") or []
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
-            return items
+            return
 
 
-def _kept(kind: Kind, items: list[dict]) -> list[dict]:
-    """The items as kubeproof keeps them: Secrets reduced to their certificates, the rest as read."""
-    return [redact_secret(item) for item in items] if kind.name == "secrets" else items
+def _redacted(kind: Kind, items: Iterable[dict]) -> list[dict]:
+    """Secrets reduced to their certificates, the rest as given."""
+    return [redact_secret(item) for item in items] if kind.name == "secrets" else list(items)
+
+
+def _kept(kind: Kind, items: Iterable[dict]) -> list[dict]:
+    """The items read from a cluster or a dump as the view keeps them: redacted, then trimmed to
+    what the assertions read (trimming.py), each with its apiVersion and kind."""
+    return [trim(kind, item) for item in _redacted(kind, items)]
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Listed objects are trees of dicts, lists and strings, freed by reference counting alone: the
+    cyclic garbage collector finds nothing to free in them, but while a list grows it scans what
+    was kept again and again. Paused while a kind is listed (decoded, trimmed, cached or loaded from
+    the cache), 15,000 pods list three times as fast (docs/benchmark.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _no_serving_certificate(description: str) -> Callable[[], ServingCertificate]:
@@ -63,19 +89,14 @@ def _no_serving_certificate(description: str) -> Callable[[], ServingCertificate
     return unavailable
 
 
-def _typed(kind: Kind, item: dict) -> dict:
-    """The item as `kubectl get -o json` shows it: LIST responses leave out apiVersion and kind."""
-    return {"apiVersion": kind.api_version, "kind": kind.kind, **item}
-
-
 class ClusterView:
     def __init__(self, fetch: Fetch, description: str, *, context: str | None = None,
                  version: Callable[[], dict | None] = lambda: None,
                  now: Callable[[], datetime] | None = None,
                  serving_certificate: Callable[[], ServingCertificate] | None = None):
-        """Prefer the constructors below; `fetch` returns a kind's items as kept (see _kept) or
-        raises Unavailable; `now` defaults to the wall clock; `serving_certificate` returns the
-        chain or raises Unavailable (the default: there is none)."""
+        """Prefer the constructors below; `fetch` returns a kind's items as kept (see _kept), each
+        with its apiVersion and kind, or raises Unavailable; `now` defaults to the wall clock;
+        `serving_certificate` returns the chain or raises Unavailable (the default: there is none)."""
         self._fetch = fetch
         self._description = description
         self._version = functools.cache(version)
@@ -89,11 +110,12 @@ class ClusterView:
              context: str | None = None) -> "ClusterView":
         """A live cluster; with a cache, the first process to need a kind lists it for all workers.
 
-        Secrets are reduced to their certificates before they are cached: no key or token is written
-        to the session cache.
+        Each page is redacted and trimmed as it arrives, before anything is cached: no key or token,
+        and no field the assertions do not read, is written to the session cache.
         """
         def fetch(kind: Kind) -> list[dict]:
-            return _shared(cache, "list-" + kind.name, lambda: _kept(kind, list_all(api, kind, page_size)))
+            return _shared(cache, "list-" + kind.name,
+                           lambda: [item for page in pages(api, kind, page_size) for item in _kept(kind, page)])
 
         @functools.cache  # one GET /version answers both version() and now()
         def version_and_clock() -> dict:
@@ -125,17 +147,14 @@ class ClusterView:
                      serving_certificate: ServingCertificate | None = None) -> "ClusterView":
         """A cluster made of exactly these objects: every kind is listable, most of them empty.
 
-        Without `now` it is the wall clock; without a serving certificate, asking for it is Unavailable.
+        The objects are kept as given but Secrets, redacted: nothing is trimmed, the caller holds
+        them already. Without `now` it is the wall clock; without a serving certificate, asking for
+        it is Unavailable.
         """
-        by_type = {(k.api_version, k.kind): k for k in KINDS}
         lists: dict[str, list[dict]] = {k.name: [] for k in KINDS}
         for obj in objects:
-            try:
-                kind = by_type[obj["apiVersion"], obj["kind"]]
-            except KeyError:
-                raise KubeproofError(f"{obj.get('apiVersion')} {obj.get('kind')} is not a kind "
-                                     "kubeproof reads") from None
-            lists[kind.name] += _kept(kind, [obj])
+            kind = kind_of(obj)
+            lists[kind.name] += _redacted(kind, [obj])
         return cls(lambda kind: lists[kind.name], description, context=context, version=lambda: version,
                    now=(lambda: now) if now else None,
                    serving_certificate=(lambda: serving_certificate) if serving_certificate else None)
@@ -148,7 +167,8 @@ class ClusterView:
         if name not in self._lists:
             kind = kind_named(name)
             try:
-                self._lists[name] = [_typed(kind, item) for item in self._fetch(kind)]
+                with _cycle_collector_paused():
+                    self._lists[name] = self._fetch(kind)
             except Unavailable as exc:  # remembered too: a forbidden kind is asked about once
                 self._lists[name] = exc
         result = self._lists[name]
