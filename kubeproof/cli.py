@@ -1,4 +1,4 @@
-"""`python -m kubeproof`: catalog, dump, cleanup, diff."""
+"""`python -m kubeproof`: catalog, dump, cleanup, diff, replay."""
 
 from __future__ import annotations
 
@@ -191,12 +191,21 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("new")
     compare.add_argument("--format", choices=("json", "text"), default="text")
     compare.set_defaults(run=cmd_diff)
+
+    # Listed for --help; main() hands its arguments to the replay server's own parser.
+    sub.add_parser("replay", add_help=False,
+                   help="serve a dump read-only as a Kubernetes API server (DIR [--port N] [--kubeconfig P])")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["replay"]:
+            from .kube import replay
+
+            return replay.main(argv[1:])
+        args = parser().parse_args(argv)
         return args.run(args)
     except KubeproofError as exc:
         print(f"kubeproof: {exc}", file=sys.stderr)
