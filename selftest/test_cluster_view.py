@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import importlib.util
 import json
 import math
 import re
@@ -36,12 +35,9 @@ HEALTHY = DATA / "clusters" / "healthy"
 
 
 @pytest.fixture(scope="module")
-def generator():
+def generator(data_script):
     """selftest/data/make_healthy_cluster.py, which made the committed healthy dump."""
-    spec = importlib.util.spec_from_file_location("make_healthy_cluster", DATA / "make_healthy_cluster.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return data_script("make_healthy_cluster")
 
 
 @pytest.fixture(scope="module")

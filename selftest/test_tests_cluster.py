@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import http.client
-import importlib.util
 import json
 import re
 import tempfile
@@ -159,12 +158,9 @@ ALL_TESTS = 22
 
 
 @pytest.fixture(scope="module")
-def variants():
+def variants(data_script):
     """selftest/data/make_cluster_variants.py, which made the committed variants."""
-    spec = importlib.util.spec_from_file_location("make_cluster_variants", DATA / "make_cluster_variants.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return data_script("make_cluster_variants")
 
 
 @pytest.fixture(scope="module", autouse=True)
