@@ -63,6 +63,11 @@ class Catalog:
     def ids(self) -> tuple[str, ...]:
         return tuple(self._by_id)
 
+    def worst_severity(self, failure_ids) -> str | None:
+        """The most severe rating among these ids (unknown ids ignored), None if none is known."""
+        known = [self._by_id[i].severity for i in failure_ids if i in self._by_id]
+        return min(known, key=SEVERITIES.index, default=None)
+
 
 def parse(document: dict) -> Catalog:
     reports = document["reports"]

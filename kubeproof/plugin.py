@@ -22,7 +22,7 @@ from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
 from .report import document, render
-from .report.records import Collector, test_data
+from .report.records import Collector, node_param, test_data
 from .target import NODE_ACCESS, Options, disruptive_refusal
 from .verdict import Verdict
 
@@ -33,6 +33,7 @@ SKIP_REASONS = pytest.StashKey[dict[str, str]]()  # suite -> why its tests skip,
 OFFLINE = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[Collector]()
 REPORT_DIR = pytest.StashKey[Path | None]()
+SUITE = pytest.StashKey[str | None]()  # an item's suite, decided once at collection
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -251,7 +252,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dirs = suite_dirs(config)
     audit = config.stash.get(AUDIT, None)
     for item in items:
-        suite = suite_of(item.path, dirs)
+        suite = item.stash[SUITE] = suite_of(item.path, dirs)
         why = reasons.get(suite)
         if why:
             item.add_marker(pytest.mark.skip(reason=why))
@@ -264,9 +265,8 @@ def _label(item: pytest.Item, suite: str | None, audit: Audit | None) -> None:
     entries = [catalog[a] for m in item.iter_markers("failure") for a in m.args if a in catalog]
     if not entries:
         return
-    severity = min((e.severity for e in entries), key=catalogs.SEVERITIES.index)
-    callspec = getattr(item, "callspec", None)
-    node = callspec.params.get("node") if callspec else None
+    severity = catalog.worst_severity(e.id for e in entries)
+    node = node_param(item)
     marks = [allure.feature(suite or "other"), allure.severity(allure.severity_level(severity))]
     marks += [allure.epic(e.id) for e in entries]
     marks += [allure.link(s.url, name=f"field report {s.report}") for e in entries for s in e.sources if s.url]
@@ -303,7 +303,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if any(True for _ in item.iter_markers("failure")):
         evidence = item.stash.get(EVIDENCE, {}) if report.when == "call" or not report.passed else {}
-        report.kubeproof = test_data(item, suite_of(item.path, suite_dirs(item.config)), evidence)
+        report.kubeproof = test_data(item, item.stash.get(SUITE, None), evidence)
     return report
 
 
@@ -339,9 +339,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _severity(failure_ids: list[str]) -> int:
     """Index in SEVERITIES of the worst failure a test guards; a test guarding none gates always."""
-    catalog = catalogs.load()
-    known = [catalogs.SEVERITIES.index(catalog[i].severity) for i in failure_ids if i in catalog]
-    return min(known, default=0)
+    return catalogs.SEVERITIES.index(catalogs.load().worst_severity(failure_ids) or catalogs.SEVERITIES[0])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from . import catalog as catalogs
 from .evidence import Evidence
+from .report.records import node_param
 
 
 class Verdict:
@@ -19,8 +20,7 @@ class Verdict:
 
     @property
     def subject(self) -> str:
-        callspec = getattr(self.item, "callspec", None)
-        node = callspec.params.get("node") if callspec else None
+        node = node_param(self.item)
         return f"node {node}" if node else "cluster"
 
     def fail_if(self, problems: str | Iterable[str]) -> None:

@@ -111,11 +111,6 @@ class NodeFacts:
     def kubelet_flags(self) -> dict[str, list[str]]:
         return self._get("kubelet", "flags") or {}
 
-    def kubelet_flag(self, name: str) -> str | None:
-        """The running kubelet's effective value of --name (the last one given), or None."""
-        values = self.kubelet_flags.get(name)
-        return values[-1] if values else None
-
     @property
     def kubelet_config(self) -> dict | None:
         return self._get("kubelet", "config")
@@ -144,10 +139,6 @@ class NodeFacts:
         """A parsed manifest by file name ("kube-apiserver.yaml") or full path, or None."""
         pods = self.static_pods
         return pods.get(name, pods.get(f"/etc/kubernetes/manifests/{name}"))
-
-    @property
-    def parse_errors(self) -> dict[str, str]:
-        return self._get("parse_errors") or {}
 
     def raw(self, section: str) -> dict | None:
         """gather.sh's section as {"output": str, "rc": int}: the evidence to show, or None."""

@@ -24,10 +24,15 @@ def _bounded(value: Any) -> Any:
     return {"truncated": True, "characters": len(text), "head": text[:EVIDENCE_LIMIT]}
 
 
+def node_param(item: pytest.Item) -> str | None:
+    """The node a node test runs for (its `node` parameter), None for any other test."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("node") if callspec else None
+
+
 def test_data(item: pytest.Item, suite: str | None, evidence: dict[str, Any]) -> dict:
     """The JSON-able facts about one test the reports need."""
-    callspec = getattr(item, "callspec", None)
-    node = callspec.params.get("node") if callspec else None
+    node = node_param(item)
     return {
         "failure_ids": [a for m in item.iter_markers("failure") for a in m.args],
         "suite": suite,
