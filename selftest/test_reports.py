@@ -195,3 +195,22 @@ def test_allure3_renders_one_html_file_without_java(pytester, dump, tmp_path) ->
                          capture_output=True, text=True, timeout=180).stdout
     # The overview draws the epics (failure ids) and suites from the embedded results.
     assert "nofile-exhaustion" in dom and "suite_node" in dom
+
+
+def test_a_test_guarding_several_failures_gates_and_is_labelled_at_the_worst(pytester, dump) -> None:
+    """node-sysctls is normal, nofile-exhaustion a blocker: --fail-on=critical must still fail."""
+    catalog = catalogs.load()
+    assert catalog.worst_severity(["node-sysctls", "nofile-exhaustion"]) == "blocker"
+    assert catalog.worst_severity(["no-such-id"]) is None
+    pytester.makeini("[pytest]\nkubeproof_suites = suite_node:node\n")
+    (pytester.path / "suite_node").mkdir()
+    (pytester.path / "suite_node" / "test_both.py").write_text(
+        'import pytest\n\n@pytest.mark.failure("node-sysctls")\n@pytest.mark.failure("nofile-exhaustion")\n'
+        'def test_file_max(node, verdict):\n    verdict.fail_if(["fs.file-max 8192 < 1048576"])\n')
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest(f"--from-dump={dump}", "--nodes=kubernetes.io/hostname=cp-1",
+                                "--fail-on=critical", f"--junitxml={junit}",
+                                f"--report-dir={pytester.path / 'out'}")
+    assert result.ret == 1
+    case = next(ET.parse(junit).getroot().iter("testcase"))
+    assert ("severity", "blocker") in {(p.get("name"), p.get("value")) for p in case.iter("property")}
