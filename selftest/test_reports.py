@@ -139,20 +139,56 @@ def test_junit_properties_and_allure_labels_under_xdist(pytester, dump) -> None:
     assert TOKEN not in everything and "secretsecret" not in everything
 
 
+def diff(old: Path, new: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kubeproof", "diff", str(old), str(new), *args],
+                          capture_output=True, text=True)
+
+
 def test_diff_shows_regressions_between_two_runs(pytester, dump, tmp_path) -> None:
     _, fixed = run(pytester, dump, fail_blocker=False)
     old = tmp_path / "old.json"
     shutil.copy(fixed / "audit.json", old)
     _, broken = run(pytester, dump, fail_blocker=True)
-    cmd = [sys.executable, "-m", "kubeproof", "diff"]
-    regressed = subprocess.run([*cmd, str(old), str(broken / "audit.json")], capture_output=True, text=True)
+    regressed = diff(old, broken / "audit.json")
     assert regressed.returncode == 1
-    assert "REGRESSED  nofile-exhaustion [blocker] node/cp-1:" in regressed.stdout
+    assert ("REGRESSED  nofile-exhaustion [blocker] suite_node/test_node.py::test_nofile[cp-1] "
+            "(passed -> failed): [nofile-exhaustion] node cp-1: 1 problem") in regressed.stdout
     assert "VERDICT    nofile-exhaustion: pass -> fail" in regressed.stdout
     assert regressed.stdout.strip().endswith("1 regression, 0 fixed")
-    recovered = subprocess.run([*cmd, str(broken / "audit.json"), str(old)], capture_output=True, text=True)
+    recovered = diff(broken / "audit.json", old)
     assert recovered.returncode == 0
-    assert "FIXED      nofile-exhaustion node/cp-1" in recovered.stdout
+    assert "FIXED      nofile-exhaustion suite_node/test_node.py::test_nofile[cp-1]" in recovered.stdout
+
+
+def test_diff_counts_a_failing_test_that_did_not_exist_before(pytester, dump, tmp_path) -> None:
+    _, directory = run(pytester, dump, fail_blocker=False)
+    doc = json.loads((directory / "audit.json").read_text())
+    for failure in doc["failures"]:  # last night's suite had no storage-driver test
+        failure["results"] = [r for r in failure["results"] if "test_driver" not in r["test"]]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    result = json.loads(diff(old, directory / "audit.json", "--format", "json").stdout)
+    assert [(r["test"], r["was"]) for r in result["regressions"]] == [
+        ("suite_node/test_node.py::test_driver[cp-1]", "absent")]
+
+
+@pytest.mark.parametrize("variant", ["cert-expiry", "critical-pod-eviction", "dashboard-exposure"])
+def test_diff_of_the_real_suite_counts_every_test_that_now_fails(tmp_path, variant) -> None:
+    """Many cluster tests share a failure id and the subject "cluster": none may hide another."""
+    documents = {}
+    for name in ("healthy", variant):
+        subprocess.run([sys.executable, "-m", "pytest", "tests_cluster", "-q", "-p", "no:randomly",
+                        f"--from-dump={HEALTHY.parent / name}", f"--report-dir={tmp_path / name}"],
+                       cwd=REPO, capture_output=True, check=name == "healthy")
+        documents[name] = next((tmp_path / name).glob("*/audit.json"))
+    failing = {r["test"] for f in json.loads(documents[variant].read_text())["failures"]
+               for r in f["results"] if r["outcome"] in ("failed", "error")}
+    assert len(failing) > 1, "the variant breaks several tests of one failure id"
+    result = diff(documents["healthy"], documents[variant], "--format", "json")
+    assert result.returncode == 1
+    regressions = json.loads(result.stdout)["regressions"]
+    assert len(regressions) == len(failing)
+    assert {r["test"] for r in regressions} == failing
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
