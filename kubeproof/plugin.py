@@ -254,8 +254,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         suite = item.stash[SUITE] = suite_of(item.path, dirs)
         why = reasons.get(suite)
-        if why:
-            item.add_marker(pytest.mark.skip(reason=why))
+        if why:  # first, so it is the reason given, not pytest's "got empty parameter set"
+            item.add_marker(pytest.mark.skip(reason=why), append=False)
         _label(item, suite, audit)
 
 
@@ -328,12 +328,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     doc = document.build(results, target=target, gate={
         "fail_on": fail_on, "exit_status": int(session.exitstatus),
         "failing": sorted({i for r in gating for i in r.failure_ids})})
+    # Rendered before the directory exists, so a failure cannot leave an empty one behind.
+    files = {"audit.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str),
+             "audit.md": render.markdown(doc), "audit.html": render.html(doc)}
     base = Path(config.getoption("report_dir") or config.rootpath / "reports")
     directory = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "audit.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
-    (directory / "audit.md").write_text(render.markdown(doc))
-    (directory / "audit.html").write_text(render.html(doc))
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
     config.stash[REPORT_DIR] = directory
 
 

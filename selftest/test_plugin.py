@@ -289,3 +289,23 @@ def test_fine(node, verdict):
                  "remediation (nofile-exhaustion): Raise nofile for the kubelet"):
         assert line in out, out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_node_access_none_skips_node_tests_with_one_reason(pytester: pytest.Pytester, without_kind,
+                                                           workers) -> None:
+    make_suites(pytester)
+    reports = pytester.path / "reports"
+    runner = pytester.runpytest_subprocess if workers else pytester.runpytest
+    result = runner("--node-access=none", f"--report-dir={reports}", *workers)
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.OK, out
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+    result.assert_outcomes(skipped=4)
+    assert "kubeproof: node tests skip: node tests disabled by --node-access none" in out
+    assert "kubeproof: 1 node tests skipped: node tests disabled by --node-access none" in out
+    runs = list(reports.iterdir())
+    assert len(runs) == 1 and {p.name for p in runs[0].iterdir()} == {"audit.json", "audit.md", "audit.html"}
+    doc = json.loads((runs[0] / "audit.json").read_text())
+    assert doc["summary"]["nodes"] == {}
+    assert doc["summary"]["failures"]["nofile-exhaustion"] == "skip"

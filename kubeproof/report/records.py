@@ -27,7 +27,9 @@ def _bounded(value: Any) -> Any:
 def node_param(item: pytest.Item) -> str | None:
     """The node a node test runs for (its `node` parameter), None for any other test."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("node") if callspec else None
+    node = callspec.params.get("node") if callspec else None
+    # With no node to audit, pytest collects one placeholder item whose parameter is NOTSET.
+    return node if isinstance(node, str) else None
 
 
 def test_data(item: pytest.Item, suite: str | None, evidence: dict[str, Any]) -> dict:
