@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import KubeproofError
+from .nodes.gather import SCRIPT as GATHER_SCRIPT
 
 DEFAULTS_FILE = Path(__file__).with_name("profile.yaml")
+# sysctl_min may name any single-number tunable gather.sh reads; another name would never be judged.
+# Not these: counters, and the port range (two numbers, judged by local_port_range_min).
+NOT_MINIMUMS = {"fs.file-nr", "net.netfilter.nf_conntrack_count", "net.ipv4.ip_local_port_range"}
+
+
+def _gathered_sysctls() -> set[str]:
+    listed = re.search(r"^SYSCTLS='([^']*)'", GATHER_SCRIPT, re.M).group(1)
+    return {path.replace("/", ".") for path in listed.split()} - NOT_MINIMUMS
 
 
 class Profile(dict):
@@ -34,6 +44,13 @@ def _read(path: Path) -> dict:
     return data
 
 
+def _check_number(path: Path, key: str, value: Any, default: int | float) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (isinstance(default, int) and not isinstance(value, int)) or value < 0:
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        raise KubeproofError(f"profile {path}: {key} must be {kind} >= 0, got {value!r}")
+
+
 def _merge(defaults: dict, overrides: dict, path: Path) -> dict:
     merged = dict(defaults)
     for key, value in overrides.items():
@@ -41,14 +58,18 @@ def _merge(defaults: dict, overrides: dict, path: Path) -> dict:
             known = ", ".join(sorted(defaults))
             raise KubeproofError(f"profile {path}: unknown threshold {key!r} (known: {known})")
         default = defaults[key]
-        if isinstance(default, dict):
+        if isinstance(default, dict):  # sysctl_min, the only mapping: sysctl name -> minimum
             if not isinstance(value, dict):
-                raise KubeproofError(f"profile {path}: {key} must be a mapping")
-            merged[key] = {**default, **value}  # new sysctls may be added to sysctl_min
-        elif type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)):
-            raise KubeproofError(
-                f"profile {path}: {key} must be {type(default).__name__}, got {value!r}")
+                raise KubeproofError(f"profile {path}: {key} must be a mapping of sysctl names to minimums")
+            known = _gathered_sysctls()
+            for name, minimum in value.items():
+                if name not in known:
+                    raise KubeproofError(f"profile {path}: {key}: kubeproof does not read sysctl {name!r} "
+                                         f"(it reads: {', '.join(sorted(known))})")
+                _check_number(path, f"{key}.{name}", minimum, 0)
+            merged[key] = {**default, **value}
         else:
+            _check_number(path, key, value, default)
             merged[key] = value
     return merged
 

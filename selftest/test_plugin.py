@@ -309,3 +309,19 @@ def test_node_access_none_skips_node_tests_with_one_reason(pytester: pytest.Pyte
     doc = json.loads((runs[0] / "audit.json").read_text())
     assert doc["summary"]["nodes"] == {}
     assert doc["summary"]["failures"]["nofile-exhaustion"] == "skip"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("sysctl_min:\n  net.core.somaxconn: lots\n", "sysctl_min.net.core.somaxconn must be a whole number"),
+    ("sysctl_min:\n  net.core.somaxcon: 4096\n", "does not read sysctl 'net.core.somaxcon'"),
+    ("nofile_min: 1e5\n", "nofile_min must be a whole number"),
+    ("restart_limit: -1\n", "restart_limit must be a whole number >= 0"),
+])
+def test_profile_values_are_checked_before_any_test(pytester: pytest.Pytester, tmp_path: Path, without_kind,
+                                                    content: str, message: str) -> None:
+    """A bad value must not reach a judge, where it would be a traceback reported as a test failure;
+    an unread sysctl must not be silently ignored."""
+    make_suites(pytester)
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(content)
+    one_line_error(pytester.runpytest(f"--profile={profile}"), message)
