@@ -24,7 +24,7 @@ from .nodes import inventory
 from .nodes.facts import NodeFacts
 from .nodes.inventory import NodeRef
 from .sharing import SessionCache
-from .target import Options, Target
+from .target import Options, Target, check_disruptive_name
 from .target import resolve as resolve_target
 
 Say = Callable[[str], None]
@@ -62,6 +62,7 @@ class Audit:
                     f"(kind delete cluster --name {resolved.kind_cluster})")
             if audit.target.live:
                 audit.target = _checked_live_target(audit.target)
+            check_disruptive_name(audit.target, options.allow_disruptive)  # before any probe pod
             if want_nodes:
                 audit.nodes = audit._resolve_nodes(probe_image, say)
         except BaseException:

@@ -119,16 +119,18 @@ def resolve(opts: Options, workdir: Path, say: Callable[[str], None]) -> Target:
                   kind_cluster=name, created=True, disposable=True)
 
 
-def disruptive_refusal(target: Target, allow: str | None) -> str | None:
-    """Why scenarios may not run against this target, or None when they may.
-
-    A name given to --allow-disruptive that does not match the target is an error, not a skip:
-    a typo must never be read as permission for something else.
-    """
+def check_disruptive_name(target: Target, allow: str | None) -> None:
+    """A name given to --allow-disruptive that does not match the target is an error, not a skip:
+    a typo must never be read as permission for something else. Checked before anything is created."""
     if allow is not None and allow != target.context:
         raise KubeproofError(
             f"--allow-disruptive={allow} does not match the target ({target.describe()}); "
             "refusing to run disruptive scenarios")
+
+
+def disruptive_refusal(target: Target, allow: str | None) -> str | None:
+    """Why scenarios may not run against this target, or None when they may (once
+    check_disruptive_name has accepted allow)."""
     if not target.live:
         return f"disruptive scenarios need a live cluster; the target is {target.describe()}"
     if target.disposable or allow == target.context:

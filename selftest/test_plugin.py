@@ -80,7 +80,7 @@ def kubeconfig(tmp_path: Path, replay: ReplayServer) -> str:
 
 def one_line_error(result: pytest.RunResult, fragment: str) -> None:
     """The run stopped with a usage error: the message once, on one line, no traceback."""
-    output = result.stdout.str() + result.stderr.str()
+    output = result.stdout.str() + "\n" + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output
     assert "Traceback" not in output
     lines = [line for line in output.splitlines() if fragment in line]
@@ -325,3 +325,23 @@ def test_profile_values_are_checked_before_any_test(pytester: pytest.Pytester, t
     profile = tmp_path / "profile.yaml"
     profile.write_text(content)
     one_line_error(pytester.runpytest(f"--profile={profile}"), message)
+
+
+def test_probe_pods_refused_names_the_way_out(pytester: pytest.Pytester, kubeconfig: str,
+                                              replay: ReplayServer) -> None:
+    """The replay server is read-only: creating the probe namespace gets HTTP 405, as on a cluster
+    that refuses it."""
+    make_suites(pytester)
+    result = pytester.runpytest(f"--kubeconfig={kubeconfig}", "--node-access", "pod", "suite_node")
+    one_line_error(result, "cannot start probe pods (create namespaces: HTTP 405")
+    line = next(x for x in result.stderr.str().splitlines() if "cannot start probe pods" in x)
+    assert "--node-access none" in line and str(REPO / "kubeproof" / "rbac" / "node-probe.yaml") in line
+
+
+def test_a_mistyped_allow_disruptive_stops_the_run_before_any_probe_pod(
+        pytester: pytest.Pytester, kubeconfig: str, replay: ReplayServer) -> None:
+    make_suites(pytester)
+    result = pytester.runpytest(f"--kubeconfig={kubeconfig}", "--node-access", "pod",
+                                "--allow-disruptive", "prod")
+    one_line_error(result, "--allow-disruptive=prod does not match the target")
+    assert {verb for verb, _, _ in replay.requests} <= {"get", "list"}, replay.requests

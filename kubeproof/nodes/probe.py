@@ -14,6 +14,7 @@ import shutil
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
 from kubernetes import client as k8s
@@ -26,6 +27,10 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kubeproof"}
 SESSION_LABEL = "kubeproof.io/session"
 DEFAULT_IMAGE = "busybox:1.36"
 LIFETIME_SECONDS = 3600
+RBAC_FILE = Path(__file__).resolve().parent.parent / "rbac" / "node-probe.yaml"
+# Said wherever probe pods cannot be had: the two ways out.
+WAY_OUT = (f"grant the probe role (kubectl apply -f {RBAC_FILE}, binding your user) "
+           "or pass --node-access none to audit without node facts")
 
 
 def pod_name(node: str) -> str:
@@ -70,6 +75,10 @@ def namespace_manifest(namespace: str, session: str) -> dict:
     }
 
 
+def _refusal(exc: ApiException) -> str:
+    return "forbidden" if exc.status == 403 else f"HTTP {exc.status} {exc.reason}"
+
+
 def _forbidden_or_raise(exc: ApiException, verb: str, resource: str) -> None:
     if exc.status == 403:
         raise InsufficientPermission(verb, resource) from None
@@ -104,7 +113,7 @@ class ProbePods:
         try:
             self.core.create_namespace(namespace_manifest(self.namespace, self.session))
         except ApiException as exc:
-            _forbidden_or_raise(exc, "create", "namespaces")
+            raise KubeproofError(f"cannot start probe pods (create namespaces: {_refusal(exc)}): {WAY_OUT}") from None
         self.created = True
         with ThreadPoolExecutor(max_workers=16) as pool:
             problems = dict(zip(nodes, pool.map(self._create, nodes)))
@@ -115,9 +124,7 @@ class ProbePods:
             self.core.create_namespaced_pod(self.namespace, pod_manifest(
                 node, self.namespace, self.session, self.image))
         except ApiException as exc:
-            if exc.status == 403:
-                return str(InsufficientPermission("create", "pods"))
-            return f"probe pod not created: HTTP {exc.status} {exc.reason}"
+            return f"probe pod not created (create pods: {_refusal(exc)}): {WAY_OUT}"
         return ""
 
     def _await_running(self, problems: dict[str, str], timeout: float) -> dict[str, str]:
