@@ -8,6 +8,7 @@ import pytest
 
 from . import catalog as catalogs
 from .evidence import Evidence
+from .judge.judgement import Judgement
 from .report.records import node_param
 
 
@@ -22,6 +23,18 @@ class Verdict:
     def subject(self) -> str:
         node = node_param(self.item)
         return f"node {node}" if node else "cluster"
+
+    def conclude(self, judgement: Judgement) -> None:
+        """The one end of every node and cluster test: attach what was judged, the offending objects
+        and gather.sh's exact output it came from, then skip with the reason when nothing could be
+        judged, or fail naming every problem."""
+        self.evidence.attach("judged", judgement.judged)
+        self.evidence.attach("offenders", judgement.offenders)
+        for section, output in judgement.raw.items():
+            self.evidence.attach(f"gather.sh {section}", output)
+        if judgement.skip:
+            pytest.skip(f"{self.subject}: {judgement.skip}")
+        self.fail_if(judgement.problems)
 
     def fail_if(self, problems: str | Iterable[str]) -> None:
         """Fail listing every problem (not just the first) with the remediation; pass if there are none."""

@@ -20,7 +20,8 @@ import yaml
 from kubeproof.faults import files
 from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge import control_plane, static_pods
+from kubeproof.judge.cluster import control_plane
+from kubeproof.judge.node import static_pods
 from kubeproof.kube import client as kube_client
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
@@ -64,11 +65,11 @@ def test_anonymous_auth_off_restarts_the_apiserver(scenario, profile, evidence):
     with scenario.phase("judge", "both apiserver_probe_and_auth judges flag it"):
         on_node = static_pods.apiserver_probe_and_auth(scenario.facts(node))
         mirrored = control_plane.apiserver_probe_and_auth([restarted])
-        restarted_too_often, _ = control_plane.apiserver_restarts([restarted], profile.restart_limit)
-        evidence.attach("judged", {"static pod": on_node.problems, "mirror pod": [f.problem for f in mirrored],
-                                   "restarts": [f.problem for f in restarted_too_often]})
+        restarted_too_often = control_plane.apiserver_restarts([restarted], profile.restart_limit)
+        evidence.attach("judged", {"static pod": on_node.problems, "mirror pod": mirrored.problems,
+                                   "restarts": restarted_too_often.problems})
         assert any("anonymous-auth=false" in p for p in on_node.problems), on_node.problems
-        assert any("anonymous-auth=false" in f.problem for f in mirrored), mirrored
+        assert any("anonymous-auth=false" in p for p in mirrored.problems), mirrored.problems
 
     with scenario.phase("restore", f"{MANIFEST} back; the API server answers; judges pass"):
         journal.undo()
@@ -78,4 +79,4 @@ def test_anonymous_auth_off_restarts_the_apiserver(scenario, profile, evidence):
                         timeout=300, interval=5, transient=FLAPPING)
         kube_client.check_reachable(cluster.api, scenario.audit.target.context)
         assert not static_pods.apiserver_probe_and_auth(scenario.facts(node)).problems
-        assert not control_plane.apiserver_probe_and_auth([back])
+        assert not control_plane.apiserver_probe_and_auth([back]).problems

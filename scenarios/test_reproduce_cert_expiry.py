@@ -27,7 +27,7 @@ import pytest
 
 from kubeproof.faults import files, pki, tls
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge.certs import horizon
+from kubeproof.judge.node.certs import horizon
 
 PKI = "/etc/kubernetes/pki"
 CERT, KEY = f"{PKI}/apiserver.crt", f"{PKI}/apiserver.key"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 from kubeproof.faults import cgroups
-from kubeproof.judge import cgroups as judge
+from kubeproof.judge.node import cgroups as judge
 
 CGROUPS = 5000
 SETTLE_SECONDS = 60

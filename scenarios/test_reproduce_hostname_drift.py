@@ -21,8 +21,8 @@ from kubeproof.faults import kubelet
 from kubeproof.faults.cluster import condition
 from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge.hostname import drift
-from kubeproof.judge.node_registrations import duplicate_registrations
+from kubeproof.judge.node.hostname import drift
+from kubeproof.judge.cluster.node_registrations import duplicate_registrations
 
 REGISTERING = "Attempting to register node"
 
@@ -63,8 +63,8 @@ def test_a_renamed_host_makes_the_kubelet_register_another_node(scenario, eviden
         else:
             assert any(f"hostname {new}" in p for p in judged.problems), judged.problems
         registrations = duplicate_registrations(scenario.view().list("nodes"))
-        evidence.attach("duplicate registrations", [f.problem for f in registrations])
-        scenario.say(f"judge: duplicate_registrations: {len(registrations)} finding(s)")
+        evidence.attach("duplicate registrations", registrations.problems)
+        scenario.say(f"judge: duplicate_registrations: {len(registrations.problems)} finding(s)")
 
     with scenario.phase("restore", f"hostname {old}, kubelet restarted, node {name} Ready"):
         journal.undo()

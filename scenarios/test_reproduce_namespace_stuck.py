@@ -19,7 +19,7 @@ import pytest
 
 from kubeproof.faults.cluster import FINALIZER_PREFIX, labels
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge.namespaces import stuck_namespaces
+from kubeproof.judge.cluster.namespaces import stuck_namespaces
 
 FINALIZER = FINALIZER_PREFIX + "hold"
 
@@ -55,7 +55,7 @@ def test_a_finalizer_keeps_the_namespace_terminating_until_released(scenario, ev
         view = scenario.view()
         found = stuck_namespaces(view.list("namespaces"), view.list("apiservices.apiregistration.k8s.io"),
                                  datetime.now(timezone.utc), 0)
-        ours = [f.problem for f in found if f.evidence["namespace"] == namespace]
+        ours = [p for p, o in zip(found.problems, found.offenders) if o["namespace"] == namespace]
         evidence.attach("findings while stuck", ours)
         assert ours and FINALIZER in ours[0], f"stuck_namespaces missed {namespace}: {found}"
 
@@ -65,4 +65,4 @@ def test_a_finalizer_keeps_the_namespace_terminating_until_released(scenario, ev
         view = scenario.view()
         after = stuck_namespaces(view.list("namespaces"), view.list("apiservices.apiregistration.k8s.io"),
                                  datetime.now(timezone.utc), 0)
-        assert not [f for f in after if f.evidence["namespace"] == namespace], after
+        assert not [o for o in after.offenders if o["namespace"] == namespace], after.problems

@@ -32,9 +32,9 @@ from kubeproof.faults import disk, kubelet
 from kubeproof.faults.cluster import condition, has_taint, pause_image, pod
 from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge import eviction
-from kubeproof.judge.critical_pods import component_of, unprotected_components
-from kubeproof.judge.node_conditions import eviction_events, pressured_nodes
+from kubeproof.judge.node import eviction
+from kubeproof.judge.cluster.critical_pods import component_of, unprotected_components
+from kubeproof.judge.cluster.node_conditions import eviction_events, pressured_nodes
 from kubeproof.judge.units import size
 
 MiB, GiB = 2 ** 20, 2 ** 30
@@ -108,14 +108,14 @@ def test_disk_pressure_evicts_the_best_effort_hog_and_never_critical_pods(scenar
         evidence.attach("node taints under pressure", pressured["spec"].get("taints"))
 
     with scenario.phase("judge", "pressured_nodes and free_space flag the node while under pressure"):
-        flagged = [f.problem for f in pressured_nodes([pressured])]
+        flagged = pressured_nodes([pressured]).problems
         facts = scenario.facts(node)
         short = eviction.free_space(facts, profile.eviction_margin_percent)
         evidence.attach("judged under pressure", {"pressured_nodes": flagged, "free_space": short.problems})
         assert flagged and "DiskPressure" in flagged[0], flagged
         assert any("nodefs" in p for p in short.problems), short.problems
-        unprotected = [f.problem for f in unprotected_components(cluster.pods("kube-system"))[0]
-                       if any(n in f.problem for n in critical)]
+        unprotected = [p for p in unprotected_components(cluster.pods("kube-system"), [pressured]).problems
+                       if any(n in p for n in critical)]
         assert not unprotected, f"kube-proxy/CNI on {name} judged unprotected: {unprotected}"
 
     with scenario.phase("observe", "the hog is evicted first; bystander, kube-proxy and CNI stay"):
@@ -127,8 +127,8 @@ def test_disk_pressure_evicts_the_best_effort_hog_and_never_critical_pods(scenar
         events = eviction_events(cluster.events(namespace) + cluster.events(
             "", field_selector=f"involvedObject.kind=Node,involvedObject.name={name}"),
             datetime.now(timezone.utc), timedelta(minutes=30))
-        evidence.attach("eviction events", [f.problem for f in events])
-        assert any(HOG in f.problem for f in events), [f.problem for f in events]
+        evidence.attach("eviction events", events.problems)
+        assert any(HOG in p for p in events.problems), events.problems
 
     with scenario.phase("restore", f"original kubelet config, no DiskPressure, {name} admits a pod"):
         journal.undo()

@@ -18,8 +18,8 @@ import pytest
 from kubeproof.faults import descriptors, kubelet
 from kubeproof.faults.cluster import pod
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge import limits
-from kubeproof.judge.critical_pods import component_of
+from kubeproof.judge.node import limits
+from kubeproof.judge.cluster.critical_pods import component_of
 
 POD_LIMIT = 256
 DAEMON_LIMIT = 1024  # Ubuntu's default in 001 §4

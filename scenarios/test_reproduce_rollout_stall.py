@@ -16,7 +16,7 @@ import pytest
 
 from kubeproof.faults.cluster import condition, labels, pause_image
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge.rollouts import stalling_rollouts
+from kubeproof.judge.cluster.rollouts import stalling_rollouts
 from kubeproof.scenario import node_lock
 
 APP = "kubeproof-spread"
@@ -54,7 +54,7 @@ def test_required_anti_affinity_with_surge_stalls_the_rollout(scenario, evidence
     def judged() -> list[str]:
         view = scenario.view()
         mine = [d for d in view.list("deployments.apps") if d["metadata"].get("namespace") == namespace]
-        return [f.problem for f in stalling_rollouts(mine, view.list("nodes"))[0]]
+        return stalling_rollouts(mine, view.list("nodes")).problems
 
     with scenario.phase("inject", f"Deployment {APP} on {node}, then a rollout that must surge"):
         cluster.create(namespace, deployment)

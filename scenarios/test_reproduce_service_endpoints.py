@@ -16,7 +16,7 @@ import pytest
 
 from kubeproof.faults.cluster import pause_image, pod
 from kubeproof.faults.waiting import wait_for
-from kubeproof.judge.services import ingress_backends_without_endpoints, services_without_endpoints
+from kubeproof.judge.cluster.services import ingress_backends_without_endpoints, services_without_endpoints
 from kubeproof.scenario import node_lock
 
 APP = "kubeproof-web"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubeproof.judge import (cluster_certificates, control_plane, critical_pods, dashboard, namespaces,
+from kubeproof.judge.cluster import (cluster_certificates, control_plane, critical_pods, dashboard, namespaces,
                              node_conditions, node_registrations, objects, rollouts, scheduling, services,
                              workloads)
 from kubeproof.kube.view import ClusterView
@@ -131,18 +131,21 @@ def test_components_are_recognised_by_image(image, role):
 
 
 def test_healthy_critical_components_are_seen_and_protected(healthy):
-    findings, seen = critical_pods.unprotected_components(healthy.list("pods"))
-    assert findings == []
-    assert sorted({s["component"] for s in seen}) == ["CNI agent kindnet", "cluster DNS CoreDNS", "kube-proxy"]
-    findings, judged = critical_pods.intolerant_daemonsets(healthy.list("daemonsets.apps"), healthy.list("pods"))
-    assert findings == [] and [j["daemonset"] for j in judged] == ["kube-system/kindnet", "kube-system/kube-proxy"]
+    judgement = critical_pods.unprotected_components(healthy.list("pods"), healthy.list("nodes"))
+    assert judgement.problems == []
+    assert sorted({s["component"] for s in judgement.judged["critical_pods_seen"]}) == [
+        "CNI agent kindnet", "cluster DNS CoreDNS", "kube-proxy"]
+    judgement = critical_pods.node_agents(healthy.list("daemonsets.apps"))
+    assert judgement.problems == [] and [j["daemonset"] for j in judgement.judged["node_agents"]] == [
+        "kube-system/kindnet", "kube-system/kube-proxy"]
 
 
 def test_a_bare_dns_pod_is_named(healthy):
     pod = one(healthy, "pods", "coredns-668d6bf9bc-2xqkt")
     del pod["metadata"]["ownerReferences"]
-    findings, _ = critical_pods.unprotected_components([pod])
-    assert [f.problem.split(" is ")[1][:11] for f in findings] == ["a bare pod:"]
+    pod["spec"].update(priorityClassName=None, priority=0)
+    problems = critical_pods.unprotected_components([pod], healthy.list("nodes")).problems
+    assert [p.split(" is ")[1][:11] for p in problems] == ["a bare pod:"]
 
 
 # --- control plane --------------------------------------------------------------------------------
@@ -168,7 +171,8 @@ def _apiserver(healthy, *flags: str, **probe) -> dict:
 
 
 def test_probe_and_auth(healthy):
-    judge = control_plane.apiserver_probe_and_auth
+    def judge(pods):
+        return control_plane.apiserver_probe_and_auth(pods).problems
     assert judge([_apiserver(healthy)]) == []  # anonymous auth on (the default)
     assert len(judge([_apiserver(healthy, "--anonymous-auth=false")])) == 1
     assert judge([_apiserver(healthy, "--anonymous-auth=false", scheme="HTTP", port=8080)]) == []
@@ -176,40 +180,42 @@ def test_probe_and_auth(healthy):
                              httpHeaders=[{"name": "Authorization", "value": "Bearer x"}])]) == []
     startup = _apiserver(healthy, "--anonymous-auth=false", path="/metrics")
     startup["spec"]["containers"][0]["startupProbe"] = {"httpGet": {"path": "/livez", "port": 6443, "scheme": "HTTPS"}}
-    assert "its startupProbe is an unauthenticated HTTPS GET /livez" in judge([startup])[0].problem
+    assert "its startupProbe is an unauthenticated HTTPS GET /livez" in judge([startup])[0]
     assert judge([_apiserver(healthy, "--insecure-port=0")]) == []
-    assert "--insecure-port=8080 serves the whole API" in judge([_apiserver(healthy, "--insecure-port=8080")])[0].problem
+    assert "--insecure-port=8080 serves the whole API" in judge([_apiserver(healthy, "--insecure-port=8080")])[0]
 
 
 def test_signing_duration_defaults_and_old_flag(healthy):
     manager = one(healthy, "pods", "kube-controller-manager-cp-1")
-    findings, seen = control_plane.signing_durations([manager], 397)
-    assert findings == [] and seen[0]["flag"] == "(default 8760h)" and seen[0]["days"] == 365
+    judgement = control_plane.signing_durations([manager], 397)
+    [seen] = judgement.judged["controller_managers"]
+    assert judgement.problems == [] and seen["flag"] == "(default 8760h)" and seen["days"] == 365
     manager["spec"]["containers"][0]["command"].append("--experimental-cluster-signing-duration=87600h")
-    assert "--experimental-cluster-signing-duration=87600h" in control_plane.signing_durations([manager], 397)[0][0].problem
+    assert "--experimental-cluster-signing-duration=87600h" in control_plane.signing_durations([manager], 397).problems[0]
 
 
 # --- certificates ---------------------------------------------------------------------------------
 
 def test_certificates_seen_in_the_healthy_cluster(healthy):
     now = healthy.now()
-    found, seen = cluster_certificates.trust_bundles([], healthy.list("apiservices.apiregistration.k8s.io"),
-                                                     healthy.list("configmaps"), now, 30)
-    assert found == [] and [s["where"] for s in seen] == [
+    judgement = cluster_certificates.trust_bundles([], healthy.list("apiservices.apiregistration.k8s.io"),
+                                                   healthy.list("configmaps"), now, 30)
+    assert judgement.problems == [] and [s["where"] for s in judgement.judged["certificates"]] == [
         "APIService v1beta1.metrics.k8s.io caBundle", "ConfigMap kube-system/kube-root-ca.crt ca.crt (the cluster CA)"]
-    found, seen = cluster_certificates.tls_secrets(healthy.list("secrets"), now, 30)
-    assert found == [] and [s["where"] for s in seen] == ["Secret shop/web-tls tls.crt"]
+    judgement = cluster_certificates.tls_secrets(healthy.list("secrets"), now, 30)
+    assert judgement.problems == [] and [s["where"] for s in judgement.judged["certificates"]] == [
+        "Secret shop/web-tls tls.crt"]
 
 
 def test_unreadable_and_not_yet_valid_certificates(healthy):
     service = one(healthy, "apiservices.apiregistration.k8s.io", "v1beta1.metrics.k8s.io")
     service["spec"]["caBundle"] = base64.b64encode(b"not a certificate").decode()
-    found, _ = cluster_certificates.trust_bundles([], [service], [], healthy.now(), 30)
-    assert found[0].problem.startswith("APIService v1beta1.metrics.k8s.io caBundle: cannot be read as PEM")
+    problems = cluster_certificates.trust_bundles([], [service], [], healthy.now(), 30).problems
+    assert problems[0].startswith("APIService v1beta1.metrics.k8s.io caBundle: cannot be read as PEM")
     serving = healthy.serving_certificate()
     early = healthy.now() - timedelta(days=30)
-    found, _ = cluster_certificates.serving_chain(serving.server, list(serving.chain), early, 30)
-    assert "is not valid before 2026-09-01T08:00:00Z" in found[0].problem
+    problems = cluster_certificates.serving_chain(serving.server, list(serving.chain), early, 30).problems
+    assert "is not valid before 2026-09-01T08:00:00Z" in problems[0]
 
 
 # --- node conditions and events -------------------------------------------------------------------
@@ -224,9 +230,9 @@ def test_event_time_falls_back_as_events_are_written():
 def test_eviction_events_only_inside_the_window():
     view = cluster("nodefs-pressure")
     now = view.now()
-    assert len(node_conditions.eviction_events(view.list("events"), now, 24 * HOUR)) == 2
-    assert len(node_conditions.eviction_events(view.list("events"), now, 4 * 24 * HOUR)) == 3
-    assert node_conditions.eviction_events(view.list("events"), now, timedelta(minutes=10)) == []
+    assert len(node_conditions.eviction_events(view.list("events"), now, 24 * HOUR).problems) == 2
+    assert len(node_conditions.eviction_events(view.list("events"), now, 4 * 24 * HOUR).problems) == 3
+    assert node_conditions.eviction_events(view.list("events"), now, timedelta(minutes=10)).problems == []
 
 
 # --- workloads ------------------------------------------------------------------------------------
@@ -236,9 +242,9 @@ def test_init_containers_count_and_the_apiserver_is_left_to_its_own_test():
     pod = one(view, "pods", "chinese-user-login-server-85dfc64db4-rnqfn")
     status = pod["status"]
     status["initContainerStatuses"], status["containerStatuses"] = status["containerStatuses"], []
-    assert len(workloads.crashing_containers([pod], 5)) == 1
+    assert len(workloads.crashing_containers([pod], 5).problems) == 1
     restarting = one(cluster("apiserver-anonymous-probe"), "pods", "kube-apiserver-cp-1")
-    assert workloads.crashing_containers([restarting], 5) == []
+    assert workloads.crashing_containers([restarting], 5).problems == []
 
 
 # --- namespaces -----------------------------------------------------------------------------------
@@ -246,16 +252,16 @@ def test_init_containers_count_and_the_apiserver_is_left_to_its_own_test():
 def test_stuck_namespace_remedy_follows_its_conditions():
     view = cluster("namespace-stuck")
     stuck = {ns["metadata"]["name"]: ns for ns in view.list("namespaces")}
-    found = namespaces.stuck_namespaces([stuck["old-tenant"]], [], view.now(), 30)
-    remedy = found[0].problem.split("remedy: ")[1]
+    def problems(namespace, apiservices, limit):
+        return namespaces.stuck_namespaces([namespace], apiservices, view.now(), limit).problems
+    remedy = problems(stuck["old-tenant"], [], 30)[0].split("remedy: ")[1]
     assert remedy.startswith("let the controllers owning the finalizers above run") and "APIService" not in remedy
-    found = namespaces.stuck_namespaces([stuck["kubesphere-system"]], None, view.now(), 30)
-    assert "unavailable APIServices" not in found[0].problem  # not listable: not named
-    assert namespaces.stuck_namespaces([stuck["scratch"]], [], view.now(), 30) == []
-    assert len(namespaces.stuck_namespaces([stuck["scratch"]], [], view.now(), 5)) == 1
+    assert "unavailable APIServices" not in problems(stuck["kubesphere-system"], None, 30)[0]  # not listable
+    assert problems(stuck["scratch"], [], 30) == []
+    assert len(problems(stuck["scratch"], [], 5)) == 1
     bare = copy.deepcopy(stuck["scratch"])
     del bare["status"]["conditions"]
-    assert "read the namespace's status.conditions" in namespaces.stuck_namespaces([bare], [], view.now(), 5)[0].problem
+    assert "read the namespace's status.conditions" in problems(bare, [], 5)[0]
 
 
 # --- rollouts -------------------------------------------------------------------------------------
@@ -284,25 +290,25 @@ def test_one_per_node_needs_hostname_and_its_own_pods():
                 "requiredDuringSchedulingIgnoredDuringExecution": [{**term, **change}]}}}}}}) is None
     roomy = copy.deepcopy(view.list("nodes")) + [one(view, "nodes", "worker-1")]
     roomy[-1]["metadata"]["name"] = roomy[-1]["metadata"]["labels"]["kubernetes.io/hostname"] = "worker-2"
-    findings, judged = rollouts.stalling_rollouts([room], roomy)  # 1 + surge 1 on 2 nodes: room enough
-    assert findings == [] and judged[0]["eligibleNodes"] == ["worker-1", "worker-2"]
+    judgement = rollouts.stalling_rollouts([room], roomy)  # 1 + surge 1 on 2 nodes: room enough
+    assert judgement.problems == []
+    assert judgement.judged["deployments_with_one_per_node"][0]["eligibleNodes"] == ["worker-1", "worker-2"]
 
 
 # --- services -------------------------------------------------------------------------------------
 
 def test_services_and_ingress_backends(healthy):
-    findings, judged = services.services_without_endpoints(healthy.list("services"), healthy.list("endpoints"))
-    assert findings == [] and judged == 3  # kube-dns, metrics-server, web; `kubernetes` has no selector
-    findings, judged = services.ingress_backends_without_endpoints(
+    judgement = services.services_without_endpoints(healthy.list("services"), healthy.list("endpoints"))
+    assert judgement.problems == [] and judgement.judged["services_judged"] == 3  # `kubernetes` has no selector
+    judgement = services.ingress_backends_without_endpoints(
         healthy.list("ingresses.networking.k8s.io"), healthy.list("services"), healthy.list("endpoints"))
-    assert findings == [] and judged == 1
+    assert judgement.problems == [] and judgement.judged["backends_judged"] == 1
     ingress = one(healthy, "ingresses.networking.k8s.io", "web")
     ingress["spec"]["defaultBackend"] = {"service": {"name": "gone", "port": {"number": 80}}}
     external = one(healthy, "services", "web")
     external["spec"] = {"type": "ExternalName", "externalName": "shop.example.test"}
-    findings, _ = services.ingress_backends_without_endpoints([ingress], [external], [])
-    assert [f.problem for f in findings] == ["Ingress shop/web routes default to Service shop/gone, which does not "
-                                             "exist: 503"]
+    assert services.ingress_backends_without_endpoints([ingress], [external], []).problems == [
+        "Ingress shop/web routes default to Service shop/gone, which does not exist: 503"]
 
 
 # --- hostname drift -------------------------------------------------------------------------------
@@ -310,17 +316,17 @@ def test_services_and_ingress_backends(healthy):
 def test_a_cloned_machine_id_alone_is_named(healthy):
     nodes = copy.deepcopy(healthy.list("nodes"))
     nodes[1]["status"]["nodeInfo"]["machineID"] = nodes[0]["status"]["nodeInfo"]["machineID"]
-    [finding] = node_registrations.duplicate_registrations(nodes)
-    assert "share machine-id" in finding.problem and "InternalIP" not in finding.problem
+    [problem] = node_registrations.duplicate_registrations(nodes).problems
+    assert "share machine-id" in problem and "InternalIP" not in problem
 
 
 def test_block_affinities_being_deleted_are_not_orphans():
     view = cluster("hostname-drift")
     blocks = copy.deepcopy(view.list("blockaffinities.crd.projectcalico.org"))
-    assert len(node_registrations.orphaned_block_affinities(blocks, view.list("nodes"))) == 1
+    assert len(node_registrations.orphaned_block_affinities(blocks, view.list("nodes")).problems) == 1
     for block in blocks:
         block["spec"]["deleted"] = "true"
-    assert node_registrations.orphaned_block_affinities(blocks, view.list("nodes")) == []
+    assert node_registrations.orphaned_block_affinities(blocks, view.list("nodes")).problems == []
 
 
 # --- dashboard ------------------------------------------------------------------------------------
@@ -341,15 +347,16 @@ def _dashboard(image: str, *args: str) -> dict:
     ("kubernetesui/dashboard@sha256:2e500d29e9d5f4a086b908eb8dfe7ecac57d2ab09d65b24f588b1d449841ef93", "v1.32.2", None),
 ])
 def test_dashboard_versions(image, gitversion, problem):
-    findings, _ = dashboard.exposure([_dashboard(image)], {"gitVersion": gitversion}, [])
-    assert [problem in f.problem for f in findings] == ([] if problem is None else [True])
+    found = dashboard.exposure([_dashboard(image)], {"gitVersion": gitversion}, []).problems
+    assert [problem in p for p in found] == ([] if problem is None else [True])
 
 
 def test_dashboard_flags_and_version_source(healthy):
-    findings, seen = dashboard.exposure([_dashboard("kubernetesui/dashboard:v2.7.0", "--enable-skip-login=false",
-                                                    "--authentication-mode=token")], None, healthy.list("nodes"))
-    assert seen[0]["clusterVersionFrom"] == "kubelet of worker-1" and seen[0]["cluster"] == "1.32"
-    assert [f.problem for f in findings] == [
+    judgement = dashboard.exposure([_dashboard("kubernetesui/dashboard:v2.7.0", "--enable-skip-login=false",
+                                                "--authentication-mode=token")], None, healthy.list("nodes"))
+    [seen] = judgement.judged["dashboards"]
+    assert seen["clusterVersionFrom"] == "kubelet of worker-1" and seen["cluster"] == "1.32"
+    assert judgement.problems == [
         "Dashboard kubernetes-dashboard/kubernetes-dashboard (kubernetesui/dashboard:v2.7.0) is built for Kubernetes "
         "1.25; the cluster runs 1.32 (from kubelet of worker-1): parts of it break (002: a blank page, 404s)"]
 
@@ -358,7 +365,7 @@ def test_dashboard_admin_through_a_group(healthy):
     binding = one(healthy, "clusterrolebindings.rbac.authorization.k8s.io", "cluster-admin")
     binding["subjects"] = [{"kind": "Group", "name": "system:serviceaccounts:kubernetes-dashboard",
                             "apiGroup": "rbac.authorization.k8s.io"}]
-    findings, _ = dashboard.admin_bindings([_dashboard("kubernetesui/dashboard:v2.7.0")], [binding])
-    assert "(through Group system:serviceaccounts:kubernetes-dashboard)" in findings[0].problem
+    problems = dashboard.admin_bindings([_dashboard("kubernetesui/dashboard:v2.7.0")], [binding]).problems
+    assert "(through Group system:serviceaccounts:kubernetes-dashboard)" in problems[0]
     assert dashboard.admin_bindings([_dashboard("kubernetesui/dashboard:v2.7.0")],
-                                    healthy.list("clusterrolebindings.rbac.authorization.k8s.io"))[0] == []
+                                    healthy.list("clusterrolebindings.rbac.authorization.k8s.io")).problems == []

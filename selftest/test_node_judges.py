@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import flawed_nodes
-from kubeproof.judge import cgroups, certs, eviction, hostname, limits, runtime, static_pods, sysctls, systemd
+from kubeproof.judge.node import cgroups, certs, eviction, hostname, limits, runtime, static_pods, sysctls, systemd
 from kubeproof.nodes import gather
 from kubeproof.nodes.facts import NodeFacts
 
@@ -89,7 +89,7 @@ JUDGES = {
 def test_the_healthy_node_recording_passes_every_judge(judge):
     judgement = JUDGES[judge](node())
     assert (judgement.skip, judgement.problems) == (None, [])
-    assert judgement.sections and judgement.judged
+    assert judgement.raw and judgement.judged
 
 
 def test_the_dev_host_is_judged_where_it_can_be_and_skipped_with_a_reason_elsewhere():

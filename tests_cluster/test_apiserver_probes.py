@@ -3,7 +3,7 @@ is not restarting."""
 
 import pytest
 
-from kubeproof.judge import control_plane
+from kubeproof.judge.cluster import control_plane
 
 
 @pytest.fixture
@@ -15,12 +15,10 @@ def apiserver_pods(cluster):
 
 
 @pytest.mark.failure("apiserver-anonymous-probe")
-def test_apiserver_probes_work_under_its_authentication(apiserver_pods, conclude):
-    conclude(control_plane.apiserver_probe_and_auth(apiserver_pods),
-             apiservers=[p["metadata"]["name"] for p in apiserver_pods])
+def test_apiserver_probes_work_under_its_authentication(apiserver_pods, verdict):
+    verdict.conclude(control_plane.apiserver_probe_and_auth(apiserver_pods))
 
 
 @pytest.mark.failure("apiserver-anonymous-probe")
-def test_apiserver_is_not_restarting(apiserver_pods, profile, conclude):
-    findings, seen = control_plane.apiserver_restarts(apiserver_pods, profile.restart_limit)
-    conclude(findings, containers=seen)
+def test_apiserver_is_not_restarting(apiserver_pods, profile, verdict):
+    verdict.conclude(control_plane.apiserver_restarts(apiserver_pods, profile.restart_limit))

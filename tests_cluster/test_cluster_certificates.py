@@ -3,40 +3,34 @@ past the horizon, and the cluster signs nothing for longer than the profile allo
 
 import pytest
 
-from kubeproof.judge import cluster_certificates, control_plane
-from kubeproof.judge.objects import stamp
+from kubeproof.judge.cluster import cluster_certificates, control_plane
 
 
 @pytest.mark.failure("cert-expiry")
-def test_api_server_serving_certificate(cluster, profile, conclude):
+def test_api_server_serving_certificate(cluster, profile, verdict):
     serving = cluster.serving_certificate()
-    now = cluster.now()
-    findings, seen = cluster_certificates.serving_chain(serving.server, list(serving.chain), now,
-                                                        profile.cert_horizon_days)
-    conclude(findings, certificates=seen, now=stamp(now))
+    verdict.conclude(cluster_certificates.serving_chain(serving.server, list(serving.chain), cluster.now(),
+                                                        profile.cert_horizon_days))
 
 
 @pytest.mark.failure("cert-expiry")
-def test_trust_bundles(cluster, profile, conclude):
-    now = cluster.now()
+def test_trust_bundles(cluster, profile, verdict):
     webhooks = (cluster.list("mutatingwebhookconfigurations.admissionregistration.k8s.io")
                 + cluster.list("validatingwebhookconfigurations.admissionregistration.k8s.io"))
-    findings, seen = cluster_certificates.trust_bundles(
-        webhooks, cluster.list("apiservices.apiregistration.k8s.io"), cluster.list("configmaps"), now,
-        profile.cert_horizon_days)
-    conclude(findings, certificates=seen, now=stamp(now))
+    verdict.conclude(cluster_certificates.trust_bundles(
+        webhooks, cluster.list("apiservices.apiregistration.k8s.io"), cluster.list("configmaps"), cluster.now(),
+        profile.cert_horizon_days))
 
 
 @pytest.mark.failure("cert-expiry")
-def test_tls_secrets(cluster, profile, conclude):
-    now = cluster.now()
-    findings, seen = cluster_certificates.tls_secrets(cluster.list("secrets"), now, profile.cert_horizon_days)
-    conclude(findings, certificates=seen, now=stamp(now))
+def test_tls_secrets(cluster, profile, verdict):
+    verdict.conclude(cluster_certificates.tls_secrets(cluster.list("secrets"), cluster.now(),
+                                                      profile.cert_horizon_days))
 
 
 @pytest.mark.failure("cert-expiry")
-def test_cluster_signing_duration(cluster, profile, conclude):
-    findings, seen = control_plane.signing_durations(cluster.list("pods"), profile.cert_signing_max_days)
-    if not seen and not findings:
+def test_cluster_signing_duration(cluster, profile, verdict):
+    judgement = control_plane.signing_durations(cluster.list("pods"), profile.cert_signing_max_days)
+    if not judgement.judged["controller_managers"] and not judgement.problems:
         pytest.skip("no kube-controller-manager pod is visible (a managed control plane?)")
-    conclude(findings, controller_managers=seen)
+    verdict.conclude(judgement)

@@ -1,17 +1,16 @@
-"""critical-pod-eviction (001 §3): node networking and cluster DNS survive node pressure."""
+"""critical-pod-eviction (001 §3): node agents and cluster DNS are pods the kubelet neither evicts
+nor refuses under node pressure."""
 
 import pytest
 
-from kubeproof.judge import critical_pods
+from kubeproof.judge.cluster import critical_pods
 
 
 @pytest.mark.failure("critical-pod-eviction")
-def test_network_and_dns_run_managed_with_critical_priority(cluster, conclude):
-    findings, seen = critical_pods.unprotected_components(cluster.list("pods"))
-    conclude(findings, critical_pods_seen=seen)
+def test_network_and_dns_pods_are_critical_to_the_kubelet(cluster, verdict):
+    verdict.conclude(critical_pods.unprotected_components(cluster.list("pods"), cluster.list("nodes")))
 
 
 @pytest.mark.failure("critical-pod-eviction")
-def test_kube_system_daemonsets_tolerate_pressure_taints(cluster, conclude):
-    findings, judged = critical_pods.intolerant_daemonsets(cluster.list("daemonsets.apps"), cluster.list("pods"))
-    conclude(findings, daemonsets=judged, relied_on=critical_pods.RELIED_ON)
+def test_node_agents_have_critical_priority(cluster, verdict):
+    verdict.conclude(critical_pods.node_agents(cluster.list("daemonsets.apps")))

@@ -3,7 +3,7 @@ and does not hold cluster-admin."""
 
 import pytest
 
-from kubeproof.judge import dashboard
+from kubeproof.judge.cluster import dashboard
 
 
 @pytest.fixture
@@ -16,14 +16,11 @@ def deployments(cluster):
 
 
 @pytest.mark.failure("dashboard-exposure")
-def test_dashboard_fits_the_cluster_and_requires_login(cluster, deployments, conclude):
-    findings, seen = dashboard.exposure(deployments, cluster.version(), cluster.list("nodes"))
-    conclude(findings, dashboards=seen, compatibility_table={f"{a}.{b}": v for (a, b), v in
-                                                             dashboard.COMPATIBILITY.items()})
+def test_dashboard_fits_the_cluster_and_requires_login(cluster, deployments, verdict):
+    verdict.conclude(dashboard.exposure(deployments, cluster.version(), cluster.list("nodes")))
 
 
 @pytest.mark.failure("dashboard-exposure")
-def test_dashboard_is_not_cluster_admin(cluster, deployments, conclude):
-    findings, seen = dashboard.admin_bindings(
-        deployments, cluster.list("clusterrolebindings.rbac.authorization.k8s.io"))
-    conclude(findings, dashboards=seen)
+def test_dashboard_is_not_cluster_admin(cluster, deployments, verdict):
+    verdict.conclude(dashboard.admin_bindings(deployments,
+                                              cluster.list("clusterrolebindings.rbac.authorization.k8s.io")))

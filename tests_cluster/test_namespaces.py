@@ -2,23 +2,19 @@
 
 import pytest
 
-from kubeproof.judge import namespaces
-from kubeproof.judge.objects import stamp
+from kubeproof.judge.cluster import namespaces
 
 APISERVICES = "apiservices.apiregistration.k8s.io"
 
 
 @pytest.mark.failure("namespace-stuck")
-def test_no_namespace_stuck_terminating(cluster, profile, conclude):
-    now = cluster.now()
+def test_no_namespace_stuck_terminating(cluster, profile, verdict):
     # Without APIServices (not listable) the namespaces are still judged, their blockers unnamed.
     apiservices = cluster.list(APISERVICES) if cluster.has(APISERVICES) else None
-    conclude(namespaces.stuck_namespaces(cluster.list("namespaces"), apiservices, now,
-                                         profile.namespace_terminating_minutes), now=stamp(now))
+    verdict.conclude(namespaces.stuck_namespaces(cluster.list("namespaces"), apiservices, cluster.now(),
+                                                 profile.namespace_terminating_minutes))
 
 
 @pytest.mark.failure("namespace-stuck")
-def test_aggregated_apis_available(cluster, conclude):
-    apiservices = cluster.list(APISERVICES)
-    conclude(namespaces.unavailable_apiservices(apiservices),
-             apiservices=[s["metadata"]["name"] for s in apiservices])
+def test_aggregated_apis_available(cluster, verdict):
+    verdict.conclude(namespaces.unavailable_apiservices(cluster.list(APISERVICES)))

@@ -2,12 +2,10 @@
 
 import pytest
 
-from kubeproof.judge import node_conditions
-from kubeproof.judge.objects import stamp
+from kubeproof.judge.cluster import node_conditions
 
 
 @pytest.mark.failure("pleg-unhealthy")
-def test_no_node_reports_pleg_unhealthy(cluster, conclude, event_window):
-    now = cluster.now()
-    conclude(node_conditions.pleg_reports(cluster.list("nodes"), cluster.list("events"), now, event_window),
-             now=stamp(now), window_hours=event_window.total_seconds() / 3600)
+def test_no_node_reports_pleg_unhealthy(cluster, verdict, event_window):
+    verdict.conclude(node_conditions.pleg_reports(cluster.list("nodes"), cluster.list("events"), cluster.now(),
+                                                  event_window))

@@ -2,10 +2,9 @@
 
 import pytest
 
-from kubeproof.judge import rollouts
+from kubeproof.judge.cluster import rollouts
 
 
 @pytest.mark.failure("affinity-rollout-stall")
-def test_rollouts_have_room_under_required_anti_affinity(cluster, conclude):
-    findings, judged = rollouts.stalling_rollouts(cluster.list("deployments.apps"), cluster.list("nodes"))
-    conclude(findings, deployments_with_one_per_node=judged)
+def test_rollouts_have_room_under_required_anti_affinity(cluster, verdict):
+    verdict.conclude(rollouts.stalling_rollouts(cluster.list("deployments.apps"), cluster.list("nodes")))

@@ -3,10 +3,9 @@ or restarting past the limit."""
 
 import pytest
 
-from kubeproof.judge import workloads
+from kubeproof.judge.cluster import workloads
 
 
 @pytest.mark.failure("workload-crashes")
-def test_no_container_crashing(cluster, profile, conclude):
-    pods = cluster.list("pods")
-    conclude(workloads.crashing_containers(pods, profile.restart_limit), pods_judged=len(pods))
+def test_no_container_crashing(cluster, profile, verdict):
+    verdict.conclude(workloads.crashing_containers(cluster.list("pods"), profile.restart_limit))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from kubeproof.judge import static_pods
+from kubeproof.judge.node import static_pods
 
 
 @pytest.mark.failure("apiserver-anonymous-probe")
-def test_apiserver_probes_pass_its_authentication(node, conclude):
-    conclude(static_pods.apiserver_probe_and_auth(node.facts))
+def test_apiserver_probes_pass_its_authentication(node, verdict):
+    verdict.conclude(static_pods.apiserver_probe_and_auth(node.facts))

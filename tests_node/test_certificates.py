@@ -2,19 +2,19 @@
 
 import pytest
 
-from kubeproof.judge import certs, static_pods
+from kubeproof.judge.node import certs, static_pods
 
 
 @pytest.mark.failure("cert-expiry")
-def test_certificates_valid_past_the_horizon(node, profile, conclude):
-    conclude(certs.horizon(node.facts, profile.cert_horizon_days))
+def test_certificates_valid_past_the_horizon(node, profile, verdict):
+    verdict.conclude(certs.horizon(node.facts, profile.cert_horizon_days))
 
 
 @pytest.mark.failure("cert-expiry")
-def test_kubelet_rotates_its_client_certificate(node, conclude):
-    conclude(certs.rotation(node.facts))
+def test_kubelet_rotates_its_client_certificate(node, verdict):
+    verdict.conclude(certs.rotation(node.facts))
 
 
 @pytest.mark.failure("cert-expiry")
-def test_cluster_signing_duration_is_bounded(node, profile, conclude):
-    conclude(static_pods.signing_duration(node.facts, profile.cert_signing_max_days))
+def test_cluster_signing_duration_is_bounded(node, profile, verdict):
+    verdict.conclude(static_pods.signing_duration(node.facts, profile.cert_signing_max_days))

@@ -2,9 +2,9 @@
 
 import pytest
 
-from kubeproof.judge import runtime
+from kubeproof.judge.node import runtime
 
 
 @pytest.mark.failure("storage-driver")
-def test_container_storage_is_overlay(node, conclude):
-    conclude(runtime.storage_driver(node.facts))
+def test_container_storage_is_overlay(node, verdict):
+    verdict.conclude(runtime.storage_driver(node.facts))

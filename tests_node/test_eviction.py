@@ -2,14 +2,14 @@
 
 import pytest
 
-from kubeproof.judge import eviction
+from kubeproof.judge.node import eviction
 
 
 @pytest.mark.failure("nodefs-pressure")
-def test_free_space_above_eviction_thresholds(node, profile, conclude):
-    conclude(eviction.free_space(node.facts, profile.eviction_margin_percent))
+def test_free_space_above_eviction_thresholds(node, profile, verdict):
+    verdict.conclude(eviction.free_space(node.facts, profile.eviction_margin_percent))
 
 
 @pytest.mark.failure("nodefs-pressure")
-def test_eviction_thresholds_are_explicit(node, conclude):
-    conclude(eviction.explicitly_set(node.facts))
+def test_eviction_thresholds_are_explicit(node, verdict):
+    verdict.conclude(eviction.explicitly_set(node.facts))

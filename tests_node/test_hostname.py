@@ -7,13 +7,13 @@ certificate CN system:node:<name>, else the name the node was reached by (see ju
 import pytest
 
 from kubeproof.errors import Unavailable
-from kubeproof.judge import hostname
+from kubeproof.judge.node import hostname
 
 
 @pytest.mark.failure("hostname-drift")
-def test_hostname_matches_the_registered_node_name(node, conclude):
+def test_hostname_matches_the_registered_node_name(node, verdict):
     try:
         registered = node.object["metadata"]["name"]
     except Unavailable:  # no cluster (--hosts): the node's own records say who it is
         registered = None
-    conclude(hostname.drift(node.facts, node_object_name=registered, access=node.ref.access))
+    verdict.conclude(hostname.drift(node.facts, node_object_name=registered, access=node.ref.access))

@@ -2,20 +2,20 @@
 
 import pytest
 
-from kubeproof.judge import limits
+from kubeproof.judge.node import limits
 
 
 @pytest.mark.failure("nofile-exhaustion")
-def test_node_daemons_open_file_limits(node, profile, conclude):
-    conclude(limits.daemon_nofile(node.facts, profile.nofile_min))
+def test_node_daemons_open_file_limits(node, profile, verdict):
+    verdict.conclude(limits.daemon_nofile(node.facts, profile.nofile_min))
 
 
 @pytest.mark.failure("nofile-exhaustion")
 @pytest.mark.failure("node-sysctls")
-def test_system_file_table(node, profile, conclude):
-    conclude(limits.file_max(node.facts, profile.file_max_min))
+def test_system_file_table(node, profile, verdict):
+    verdict.conclude(limits.file_max(node.facts, profile.file_max_min))
 
 
 @pytest.mark.failure("nofile-exhaustion")
-def test_socket_tables_have_headroom(node, profile, conclude):
-    conclude(limits.socket_tables(node.facts, profile.socket_table_max_percent))
+def test_socket_tables_have_headroom(node, profile, verdict):
+    verdict.conclude(limits.socket_tables(node.facts, profile.socket_table_max_percent))

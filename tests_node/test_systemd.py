@@ -2,9 +2,9 @@
 
 import pytest
 
-from kubeproof.judge import systemd
+from kubeproof.judge.node import systemd
 
 
 @pytest.mark.failure("pleg-unhealthy")
-def test_systemd_is_not_a_known_bad_build(node, conclude):
-    conclude(systemd.known_bad_build(node.facts))
+def test_systemd_is_not_a_known_bad_build(node, verdict):
+    verdict.conclude(systemd.known_bad_build(node.facts))

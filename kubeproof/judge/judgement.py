@@ -1,37 +1,57 @@
-"""What a node judge returns: the problems, the facts they rest on, or why nothing could be judged."""
+"""What every judge returns, node and cluster alike: the problems, the facts they rest on, the
+offending objects, the gather.sh output read, or why nothing could be judged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..nodes.facts import NodeFacts
+
 
 @dataclass(frozen=True)
 class Judgement:
-    """What a node test concludes.
+    """What a test concludes (Verdict.conclude).
 
     problems: one line each, saying what is wrong, where, the measured value, the threshold and the
       gap; none means hardened.
     judged: the facts the verdict rests on (evidence), including what was looked for and absent.
-    sections: the gather.sh sections those facts came from; their exact output is evidence too.
-    skip: why nothing could be judged on this node (the test skips with it instead of passing).
+    offenders: one evidence dict per offending object (cluster judges), YAML-able, never secret.
+    raw: gather.sh's exact output of the sections the facts came from (node judges), by section.
+    skip: why nothing could be judged here (the test skips with it instead of passing).
     """
 
     problems: list[str]
     judged: dict
-    sections: tuple[str, ...]
+    offenders: list[dict] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)
     skip: str | None = None
 
 
 @dataclass
 class Findings:
-    """Problems and evidence collected while judging, turned into a Judgement at the end."""
+    """Problems and evidence collected while judging, turned into a Judgement at the end.
 
-    sections: tuple[str, ...]
+    sections and facts: the gather.sh sections a node judge reads, and the facts holding them.
+    """
+
+    sections: tuple[str, ...] = ()
+    facts: NodeFacts | None = None
     problems: list[str] = field(default_factory=list)
     judged: dict = field(default_factory=dict)
+    offenders: list[dict] = field(default_factory=list)
+
+    def flag(self, problem: str, evidence: dict) -> None:
+        """One offending object: its problem line and its evidence."""
+        self.problems.append(problem)
+        self.offenders.append(evidence)
+
+    def _raw(self) -> dict[str, str]:
+        if self.facts is None:
+            return {}
+        return {s: (raw["output"] if (raw := self.facts.raw(s)) else "(not in the facts)") for s in self.sections}
 
     def verdict(self) -> Judgement:
-        return Judgement(self.problems, self.judged, self.sections)
+        return Judgement(self.problems, self.judged, self.offenders, self._raw())
 
     def nothing(self, reason: str) -> Judgement:
-        return Judgement([], self.judged, self.sections, skip=reason)
+        return Judgement([], self.judged, [], self._raw(), skip=reason)

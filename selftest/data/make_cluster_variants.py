@@ -105,18 +105,21 @@ def drop_priority(spec: dict) -> None:
 
 
 def critical_pod_eviction(objects: Objects) -> Objects:
+    """001 §3 on a cluster whose worker still runs a 1.15 kubelet (static pods not yet critical), beside
+    a 1.32 control plane whose static kube-proxy is critical to its kubelet (the near miss)."""
     objects = without(objects, daemonset_named("kube-proxy"))
     objects = without(objects, daemonset_named("kindnet"))
     objects += [static_kube_proxy(node) for node in healthy.NODES]
+    find(objects, "Node", "worker-1")["status"]["nodeInfo"]["kubeletVersion"] = "v1.15.12"
     for o in objects:  # CoreDNS without its system-cluster-critical class, template and pods alike
         if o["metadata"]["name"].startswith("coredns") and o["kind"] in ("Deployment", "ReplicaSet", "Pod"):
             drop_priority(o["spec"] if o["kind"] == "Pod" else o["spec"]["template"]["spec"])
-    # kindnet's pods without the DaemonSet controller's tolerations: created by something else.
-    objects += healthy.node_daemon("kindnet", "docker.io/kindest/kindnetd:v20241212-9f82dd49", ["/bin/kindnetd"],
-                                   ["8hj2c", "wd5rv"], controller_tolerations=False, tolerations=[
-                                       {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
-                                        "effect": "NoSchedule"}])
-    return objects
+    # kindnet, a node agent on every node, without a priority class: evicted and refused under pressure.
+    agent = healthy.node_daemon("kindnet", "docker.io/kindest/kindnetd:v20241212-9f82dd49", ["/bin/kindnetd"],
+                                ["8hj2c", "wd5rv"])
+    for o in agent:
+        drop_priority(o["spec"] if o["kind"] == "Pod" else o["spec"]["template"]["spec"])
+    return objects + agent
 
 
 # --- nodefs-pressure (002, 004) -----------------------------------------------------------------

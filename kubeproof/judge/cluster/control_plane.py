@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import container_statuses, flags, labels, ref, repository_is
+
+FAILURE_IDS = ("apiserver-anonymous-probe", "cert-expiry")  # the catalog entries this module's judges decide
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 RESTARTING_PROBES = ("livenessProbe", "startupProbe")  # a failing readiness probe restarts nothing
@@ -47,10 +49,12 @@ def _unauthenticated_health_probe(container: dict) -> tuple[str, dict] | None:
     return None
 
 
-def apiserver_probe_and_auth(pods: list[dict]) -> list[Finding]:
+def apiserver_probe_and_auth(pods: list[dict]) -> Judgement:
     """--anonymous-auth=false beside an unauthenticated HTTPS health probe, or an insecure port."""
-    findings = []
+    found = Findings()
+    found.judged["apiservers"] = []
     for pod in component_pods(pods, "kube-apiserver"):
+        found.judged["apiservers"].append(ref(pod))
         container = main_container(pod, "kube-apiserver")
         given = flags(container)
         probe = _unauthenticated_health_probe(container)
@@ -59,23 +63,24 @@ def apiserver_probe_and_auth(pods: list[dict]) -> list[Finding]:
                     "probes": {k: container[k] for k in RESTARTING_PROBES if k in container}}
         if given.get("anonymous-auth") == "false" and probe:
             kind, get = probe
-            findings.append(Finding(
+            found.flag(
                 f"{ref(pod)}: --anonymous-auth=false, but its {kind} is an unauthenticated HTTPS GET "
                 f"{get.get('path')} on port {get.get('port')}: the kubelet's probe gets 401 and the apiserver "
                 f"is restarted after {(container[kind].get('failureThreshold') or 3)} failures (002); keep "
                 "anonymous auth on and let RBAC (system:public-info-viewer) limit it to the health endpoints",
-                evidence))
+                evidence)
         if given.get("insecure-port", "0") != "0":
-            findings.append(Finding(
+            found.flag(
                 f"{ref(pod)}: --insecure-port={given['insecure-port']} serves the whole API without "
                 "authentication or authorization (002's workaround); set it to 0 (the port was removed in 1.20)",
-                evidence))
-    return findings
+                evidence)
+    return found.verdict()
 
 
-def apiserver_restarts(pods: list[dict], limit: int) -> tuple[list[Finding], list[dict]]:
-    """(findings, every kube-apiserver container seen) for containers restarted more than limit times."""
-    findings, seen = [], []
+def apiserver_restarts(pods: list[dict], limit: int) -> Judgement:
+    """Containers restarted more than limit times; judged: every kube-apiserver container seen."""
+    found = Findings()
+    seen = found.judged["containers"] = []
     for pod in component_pods(pods, "kube-apiserver"):
         for status in container_statuses(pod):
             last = (status.get("lastState") or {}).get("terminated") or {}
@@ -85,9 +90,9 @@ def apiserver_restarts(pods: list[dict], limit: int) -> tuple[list[Finding], lis
             if evidence["restartCount"] > limit:
                 why = (f"; last terminated {last.get('reason')} (exit {last.get('exitCode')}) at {last.get('finishedAt')}"
                        if last else "")
-                findings.append(Finding(f"{ref(pod)} container {status.get('name')} restarted "
-                                        f"{evidence['restartCount']} times (limit {limit}){why}", evidence))
-    return findings, seen
+                found.flag(f"{ref(pod)} container {status.get('name')} restarted "
+                           f"{evidence['restartCount']} times (limit {limit}){why}", evidence)
+    return found.verdict()
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)")
@@ -102,26 +107,27 @@ def go_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts))
 
 
-def signing_durations(pods: list[dict], max_days: int) -> tuple[list[Finding], list[dict]]:
-    """(findings, every kube-controller-manager seen) for signing durations above max_days."""
-    findings, seen = [], []
+def signing_durations(pods: list[dict], max_days: int) -> Judgement:
+    """Signing durations above max_days; judged: every kube-controller-manager seen."""
+    found = Findings()
+    seen = found.judged["controller_managers"] = []
     for pod in component_pods(pods, "kube-controller-manager"):
         given = flags(main_container(pod, "kube-controller-manager"))
         flag = next((f for f in SIGNING_FLAGS if f in given), None)
         try:
             duration = go_duration(given[flag]) if flag else DEFAULT_SIGNING
         except ValueError as exc:
-            findings.append(Finding(f"{ref(pod)}: --{flag}: {exc}", {"pod": ref(pod), flag: given[flag]}))
+            found.flag(f"{ref(pod)}: --{flag}: {exc}", {"pod": ref(pod), flag: given[flag]})
             continue
         evidence = {"pod": ref(pod), "flag": f"--{flag}={given[flag]}" if flag else "(default 8760h)",
                     "days": duration.total_seconds() / 86400}
         seen.append(evidence)
         if duration > timedelta(days=max_days):
-            findings.append(Finding(
+            found.flag(
                 f"{ref(pod)}: --{flag}={given[flag]} signs certificates for {duration.days} days "
                 f"(limit {max_days}): such credentials cannot be revoked and outlive the people holding them "
-                "(000's ten-year certificates); rotate instead", evidence))
-    return findings, seen
+                "(000's ten-year certificates); rotate instead", evidence)
+    return found.verdict()
 
 
 def is_apiserver(pod: dict) -> bool:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..nodes.facts import NodeFacts
-from ..nodes.gather import parse_flags
+from ...nodes.facts import NodeFacts
+from ...nodes.gather import parse_flags
 from . import kubelet
-from .judgement import Findings, Judgement
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("storage-driver",)  # the catalog entries this module's judges decide
 
 SECTIONS = ("processes", "runtime-config", "docker-info", "docker-root", "containerd-snapshots")
 OVERLAY = {"docker": ("overlay2",), "containerd": ("overlayfs",), "cri-o": ("overlay", "overlay2")}
@@ -131,7 +133,7 @@ def kubelet_runtimes(facts: NodeFacts) -> list[Runtime]:
 
 def storage_driver(facts: NodeFacts) -> Judgement:
     """Every runtime's storage driver is its overlay driver."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     present = runtimes(facts)
     found.judged["runtimes"] = [r.as_dict() for r in present]
     found.judged["accepted"] = OVERLAY

@@ -19,9 +19,11 @@ from __future__ import annotations
 import ipaddress
 import urllib.parse
 
-from ..nodes.facts import NodeFacts
+from ...nodes.facts import NodeFacts
 from . import certs, kubelet
-from .judgement import Findings, Judgement
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("hostname-drift",)  # the catalog entries this module's judges decide
 
 SECTIONS = ("kernel", "processes", "kubelet-env", "certificates", "kubeconfig-certificates")
 
@@ -41,7 +43,7 @@ def reached_by(access: str) -> str | None:
 
 def drift(facts: NodeFacts, *, node_object_name: str | None, access: str) -> Judgement:
     """The kubelet would register under the name the node is registered as."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     if node_object_name is None and not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
     if facts.hostname is None:

@@ -6,15 +6,17 @@ limits and fs.file-max (judged with the open-file limits); set on the node, they
 
 from __future__ import annotations
 
-from ..nodes.facts import NodeFacts
-from .judgement import Findings, Judgement
+from ...nodes.facts import NodeFacts
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("node-sysctls",)  # the catalog entries this module's judges decide
 
 PORT_RANGE = "net.ipv4.ip_local_port_range"
 
 
 def tunables(facts: NodeFacts, minimums: dict[str, int], port_range_min: int) -> Judgement:
     """Each sysctl at least its minimum; the local port range at least port_range_min ports wide."""
-    found = Findings(("sysctl",))
+    found = Findings(("sysctl",), facts)
     found.judged.update(values={}, minimums=dict(minimums, **{f"{PORT_RANGE} ports": port_range_min}),
                         absent=[])
     for key, minimum in sorted(minimums.items()):

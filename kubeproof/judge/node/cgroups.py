@@ -13,8 +13,10 @@ happens is dying cgroups pinned by memory charged to them, counted in /proc/cgro
 
 from __future__ import annotations
 
-from ..nodes.facts import NodeFacts
-from .judgement import Findings, Judgement
+from ...nodes.facts import NodeFacts
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("cgroup-kmem-leak",)  # the catalog entries this module's judges decide
 
 KMEM_FIXED = (4, 9)  # 001 §1: 3.13 leaked, 4.2 still did, 4.9 did not
 MEMORY_CGROUP_IDS = 65535  # the memory controller's id space (MEM_CGROUP_ID_MAX)
@@ -50,7 +52,7 @@ def kmem_accounting(facts: NodeFacts) -> tuple[bool | None, list[str]]:
 
 def kmem_leak(facts: NodeFacts) -> Judgement:
     """The node's kernel cannot leak memory cgroup ids through kmem accounting."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     version = facts.kernel_version
     if version is None:
         return found.nothing("the kernel release was not gathered")
@@ -82,7 +84,7 @@ def kmem_leak(facts: NodeFacts) -> Judgement:
 
 def id_headroom(facts: NodeFacts, max_percent: float) -> Judgement:
     """Memory cgroups in use (live and dying) stay under max_percent of the 65535 ids."""
-    found = Findings(("proc-cgroups",))
+    found = Findings(("proc-cgroups",), facts)
     memory = (facts.cgroup.get("controllers") or {}).get("memory")
     if not memory or not memory.get("enabled") or memory.get("num_cgroups") is None:
         return found.nothing("no memory cgroup controller enabled in /proc/cgroups")
@@ -118,7 +120,7 @@ def dying(facts: NodeFacts) -> tuple[int, str] | None:
 
 def dying_accumulation(facts: NodeFacts, max_dying: int) -> Judgement:
     """Removed memory cgroups are released instead of piling up as dying ones."""
-    found = Findings(("proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"))
+    found = Findings(("proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"), facts)
     counted = dying(facts)
     found.judged.update(max_dying=max_dying, memory_dirs=facts.cgroup.get("memory_dirs"),
                         stat=facts.cgroup.get("stat"))

@@ -6,7 +6,7 @@ env files and systemd units stand in (kubeadm-flags.env, /etc/default/kubelet, d
 
 from __future__ import annotations
 
-from ..nodes.facts import NodeFacts
+from ...nodes.facts import NodeFacts
 
 DEFAULT_ROOT_DIR = "/var/lib/kubelet"
 ABSENT = f"no kubelet on this node (no kubelet process, no kubelet config or flags file, no {DEFAULT_ROOT_DIR})"

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 from .control_plane import is_apiserver
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import container_statuses, name, namespace, ref
+
+FAILURE_IDS = ("workload-crashes", "nodefs-pressure")  # the catalog entries this module's judges decide
 
 # Waiting reasons of a container that cannot run (kubelet's pkg/kubelet/container/sync_result.go and
 # images/types.go; 004 lists them): it will not recover without a change.
@@ -19,12 +21,13 @@ EPHEMERAL_STORAGE_MESSAGES = ("ephemeral local storage usage exceeds", "exceeded
                               "Usage of EmptyDir volume")
 
 
-def crashing_containers(pods: list[dict], restart_limit: int) -> list[Finding]:
+def crashing_containers(pods: list[dict], restart_limit: int) -> Judgement:
     """One finding per container stuck waiting, last killed for memory, or restarted past the limit.
 
     kube-apiserver is left to apiserver-anonymous-probe, which judges its restarts with their cause.
     """
-    findings = []
+    found = Findings()
+    found.judged["pods_judged"] = len(pods)
     for pod in pods:
         if is_apiserver(pod):
             continue
@@ -43,22 +46,22 @@ def crashing_containers(pods: list[dict], restart_limit: int) -> list[Finding]:
                 problems.append(f"{restarts} restarts (limit {restart_limit})")
             if problems:
                 node = (pod.get("spec") or {}).get("nodeName") or "no node"
-                findings.append(Finding(
+                found.flag(
                     f"{ref(pod)} container {status.get('name')} on {node}: {'; '.join(problems)}",
                     {"namespace": namespace(pod), "pod": name(pod), "container": status.get("name"), "node": node,
                      "image": status.get("image"), "restartCount": restarts, "state": status.get("state"),
-                     "lastState": status.get("lastState")}))
-    return findings
+                     "lastState": status.get("lastState")})
+    return found.verdict()
 
 
-def ephemeral_storage_evictions(pods: list[dict]) -> list[Finding]:
-    findings = []
+def ephemeral_storage_evictions(pods: list[dict]) -> Judgement:
+    found = Findings()
     for pod in pods:
         status = pod.get("status") or {}
         message = status.get("message") or ""
         if status.get("reason") == "Evicted" and any(m in message for m in EPHEMERAL_STORAGE_MESSAGES):
             node = (pod.get("spec") or {}).get("nodeName")
-            findings.append(Finding(f"{ref(pod)} on node {node} was evicted: {message.strip()}",
+            found.flag(f"{ref(pod)} on node {node} was evicted: {message.strip()}",
                                     {"namespace": namespace(pod), "pod": name(pod), "node": node,
-                                     "phase": status.get("phase"), "reason": status.get("reason"), "message": message}))
-    return findings
+                                     "phase": status.get("phase"), "reason": status.get("reason"), "message": message})
+    return found.verdict()

@@ -15,9 +15,11 @@ import json
 import math
 from typing import Callable
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import labels, name, namespace, ref
 from .scheduling import eligible_nodes, selector_matches
+
+FAILURE_IDS = ("affinity-rollout-stall",)  # the catalog entries this module's judges decide
 
 HOSTNAME = "kubernetes.io/hostname"
 DEFAULT_STEP = "25%"  # a RollingUpdate's maxSurge and maxUnavailable when not given
@@ -75,9 +77,10 @@ def _eligible_names(nodes: list[dict]) -> Callable[[dict], list[str]]:
     return eligible
 
 
-def stalling_rollouts(deployments: list[dict], nodes: list[dict]) -> tuple[list[Finding], list[dict]]:
-    """(findings, every Deployment with one-per-node anti-affinity that was judged)."""
-    findings, judged = [], []
+def stalling_rollouts(deployments: list[dict], nodes: list[dict]) -> Judgement:
+    """Rollouts that cannot place their pods; judged: every Deployment with one-per-node anti-affinity."""
+    found = Findings()
+    judged = found.judged["deployments_with_one_per_node"] = []
     eligible_names = _eligible_names(nodes)
     for deployment in deployments:
         spec = deployment.get("spec") or {}
@@ -93,12 +96,12 @@ def stalling_rollouts(deployments: list[dict], nodes: list[dict]) -> tuple[list[
         judged.append(evidence)
         where = f"{len(eligible)} eligible node{'s' * (len(eligible) != 1)} ({', '.join(eligible) or 'none'})"
         if len(eligible) < replicas:
-            findings.append(Finding(
+            found.flag(
                 f"Deployment {ref(deployment)}: {replicas} replicas with required anti-affinity on {HOSTNAME} "
-                f"need {replicas} nodes, {where}: {replicas - len(eligible)} pod(s) stay Pending", evidence))
+                f"need {replicas} nodes, {where}: {replicas - len(eligible)} pod(s) stay Pending", evidence)
         elif len(eligible) < replicas + surge and unavailable == 0:
-            findings.append(Finding(
+            found.flag(
                 f"Deployment {ref(deployment)}: a rollout runs {replicas} + maxSurge {surge} pods with required "
                 f"anti-affinity on {HOSTNAME}, {where}, and maxUnavailable 0 frees none: the rollout stalls "
-                "Pending; use maxSurge 0 / maxUnavailable 1, add nodes, or preferred anti-affinity", evidence))
-    return findings, judged
+                "Pending; use maxSurge 0 / maxUnavailable 1, add nodes, or preferred anti-affinity", evidence)
+    return found.verdict()

@@ -3,6 +3,7 @@ conditions, containers, images and command-line flags."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -132,3 +133,10 @@ def flags(container: dict) -> dict[str, str]:
             value = following if following and not following.startswith("-") else "true"
         found[key] = value
     return found
+
+
+def kubelet_version(node: dict) -> tuple[int, ...] | None:
+    """(major, minor, patch) of a Node's status.nodeInfo.kubeletVersion ("v1.32.4+k3s1"), None if absent."""
+    text = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or ""
+    found = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(n or 0) for n in found.groups()) if found else None

@@ -13,8 +13,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import condition, name
+
+FAILURE_IDS = ("hostname-drift",)  # the catalog entries this module's judges decide
+
+# 001 used calico's etcd datastore: its per-node records (calicoctl get nodes, /calico/ipam/v2/host/*)
+# live in calico's own etcd, which the Kubernetes API does not serve. What the API shows is the
+# Kubernetes datastore's view (Node objects and BlockAffinity CRDs); said in every verdict's evidence.
+NOT_VISIBLE = ("calico nodes and IPAM blocks kept in calico's own etcd datastore (calicoctl with "
+               "DATASTORE_TYPE=etcdv3, as in 001) are not served by the Kubernetes API; check them with "
+               "calicoctl get nodes / calicoctl ipam check against that etcd")
 
 
 def _registration(node: dict) -> dict:
@@ -26,7 +35,7 @@ def _registration(node: dict) -> dict:
             "internalIPs": [a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"]}
 
 
-def duplicate_registrations(nodes: list[dict]) -> list[Finding]:
+def duplicate_registrations(nodes: list[dict]) -> Judgement:
     """Node objects sharing an InternalIP or a machine-id: one host registered under two names (or a
     cloned image that kept /etc/machine-id, which breaks the same per-machine assumptions)."""
     registrations = [_registration(n) for n in nodes]
@@ -41,18 +50,21 @@ def duplicate_registrations(nodes: list[dict]) -> list[Finding]:
         if len(members) > 1:
             shared[tuple(sorted(m["node"] for m in members))].append(f"{what} {value}")
     by_name = {r["node"]: r for r in registrations}
-    findings = []
+    found = Findings()
+    found.judged.update(nodes=[r["node"] for r in registrations], not_visible=NOT_VISIBLE)
     for names, identifiers in shared.items():
         members = [by_name[n] for n in names]
         states = ", ".join(f"{m['node']} (Ready={m['ready']}, registered {m['created']})" for m in members)
-        findings.append(Finding(f"nodes {' and '.join(names)} share {', '.join(identifiers)}: one host registered "
-                                f"under {len(names)} names ({states}); delete the stale Node and its CNI records",
-                                {"nodes": members, "shared": identifiers}))
-    return findings
+        found.flag(f"nodes {' and '.join(names)} share {', '.join(identifiers)}: one host registered "
+                   f"under {len(names)} names ({states}); delete the stale Node and its CNI records",
+                   {"nodes": members, "shared": identifiers})
+    return found.verdict()
 
 
-def orphaned_block_affinities(affinities: list[dict], nodes: list[dict]) -> list[Finding]:
+def orphaned_block_affinities(affinities: list[dict], nodes: list[dict]) -> Judgement:
     """calico BlockAffinities naming a node that does not exist."""
+    found = Findings()
+    found.judged.update(block_affinities=len(affinities), not_visible=NOT_VISIBLE)
     known = {name(n) for n in nodes}
     by_node: dict[str, list[dict]] = defaultdict(list)
     for affinity in affinities:
@@ -60,8 +72,9 @@ def orphaned_block_affinities(affinities: list[dict], nodes: list[dict]) -> list
         if spec.get("node") not in known and spec.get("deleted") != "true":
             by_node[spec.get("node")].append({"blockAffinity": name(affinity), "cidr": spec.get("cidr"),
                                               "state": spec.get("state")})
-    return [Finding(f"calico block affinities {', '.join(b['blockAffinity'] for b in blocks)} "
-                    f"({', '.join(b['cidr'] for b in blocks)}) belong to node {node!r}, which does not exist: "
-                    "a renamed or removed host's network state (001 §5); release them (calicoctl ipam check / "
-                    "release) once the host is gone", {"node": node, "blocks": blocks})
-            for node, blocks in sorted(by_node.items())]
+    for node, blocks in sorted(by_node.items()):
+        found.flag(f"calico block affinities {', '.join(b['blockAffinity'] for b in blocks)} "
+                   f"({', '.join(b['cidr'] for b in blocks)}) belong to node {node!r}, which does not exist: "
+                   "a renamed or removed host's network state (001 §5); release them (calicoctl ipam check / "
+                   "release) once the host is gone", {"node": node, "blocks": blocks})
+    return found.verdict()

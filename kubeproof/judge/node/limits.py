@@ -6,8 +6,10 @@ it ran out of descriptors and the nodes' container network and DNS died.
 
 from __future__ import annotations
 
-from ..nodes.facts import NodeFacts
-from .judgement import Findings, Judgement
+from ...nodes.facts import NodeFacts
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("nofile-exhaustion", "node-sysctls")  # the catalog entries this module's judges decide
 
 # The daemons whose descriptors the node's networking and pods depend on, by role.
 NODE_DAEMONS = (
@@ -39,7 +41,7 @@ def _daemons(facts: NodeFacts) -> tuple[list[tuple[str, dict]], list[str]]:
 
 def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
     """Soft and hard open-files limits of every node daemon at least minimum."""
-    found = Findings(("processes",))
+    found = Findings(("processes",), facts)
     daemons, absent = _daemons(facts)
     found.judged.update(minimum=minimum, absent=absent,
                         daemons=[{"role": role, "comm": p["comm"], "pid": p["pid"], "nofile": p["nofile"],
@@ -57,7 +59,7 @@ def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
 
 def file_max(facts: NodeFacts, minimum: int) -> Judgement:
     """fs.file-max, the system-wide open-file table, at least minimum."""
-    found = Findings(("sysctl",))
+    found = Findings(("sysctl",), facts)
     value, in_use = facts.sysctl_ints("fs.file-max"), facts.sysctl_ints("fs.file-nr")
     found.judged.update({"fs.file-max": value and value[0], "fs.file-nr": in_use, "minimum": minimum})
     if value is None:
@@ -69,7 +71,7 @@ def file_max(facts: NodeFacts, minimum: int) -> Judgement:
 
 def socket_tables(facts: NodeFacts, max_percent: float) -> Judgement:
     """TIME_WAIT sockets and conntrack entries use at most max_percent of their tables."""
-    found = Findings(("sockstat", "sysctl"))
+    found = Findings(("sockstat", "sysctl"), facts)
     tables = {
         "TIME_WAIT sockets": ((facts.sockstat.get("TCP") or {}).get("tw"), "net.ipv4.tcp_max_tw_buckets"),
         "conntrack entries": (_first(facts.sysctl_ints("net.netfilter.nf_conntrack_count")),

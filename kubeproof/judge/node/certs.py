@@ -13,10 +13,12 @@ import posixpath
 import re
 from datetime import datetime, timedelta
 
-from ..nodes.facts import NodeFacts
+from ...nodes.facts import NodeFacts
 from . import kubelet
-from .judgement import Findings, Judgement
-from .objects import parse_time, span
+from ..judgement import Findings, Judgement
+from ..cluster.objects import parse_time, span
+
+FAILURE_IDS = ("cert-expiry",)  # the catalog entries this module's judges decide
 
 SECTIONS = ("certificates", "kubeconfig-certificates")
 KUBELET_PKI = "/var/lib/kubelet/pki"
@@ -44,7 +46,7 @@ def _place(cert: dict) -> str:
 
 def horizon(facts: NodeFacts, horizon_days: int) -> Judgement:
     """Every certificate in use is valid now and stays valid for horizon_days."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     now = gathered_at(facts)
     certs, superseded = in_use(facts.certificates)
     found.judged.update(now=now.isoformat() if now else None, horizon_days=horizon_days,
@@ -98,7 +100,7 @@ def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
 
 def rotation(facts: NodeFacts) -> Judgement:
     """The kubelet renews its client certificate itself (rotateCertificates / --rotate-certificates)."""
-    found = Findings(("processes", "kubelet-config", "kubelet-env"))
+    found = Findings(("processes", "kubelet-config", "kubelet-env"), facts)
     if not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
     config, path = kubelet.config(facts)

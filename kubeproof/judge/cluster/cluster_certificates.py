@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import name, namespace, ref, span, stamp
+
+FAILURE_IDS = ("cert-expiry",)  # the catalog entries this module's judges decide
 
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 CLUSTER_CA_CONFIGMAP = ("kube-system", "kube-root-ca.crt")  # the same CA is copied into every namespace
@@ -38,37 +40,34 @@ def describe(cert: x509.Certificate) -> dict:
             "notAfter": stamp(cert.not_valid_after_utc)}
 
 
-def judge_pem(where: str, pem: str, now: datetime, horizon_days: int) -> tuple[list[Finding], list[dict]]:
-    """(findings, every certificate seen) for one PEM text found at `where`."""
+def _judge_pem(found: Findings, where: str, pem: str, now: datetime, horizon_days: int) -> None:
+    """Flag into found the certificates of one PEM text found at `where`; judged: every one seen."""
     try:
         chain = certificates(pem)
     except ValueError as exc:
-        return [Finding(f"{where}: cannot be read as PEM certificates ({exc})", {"where": where})], []
-    findings, seen = [], []
+        found.flag(f"{where}: cannot be read as PEM certificates ({exc})", {"where": where})
+        return
     horizon = now + timedelta(days=horizon_days)
     for index, cert in enumerate(chain):
         evidence = {"where": where, "index": index, **describe(cert),
                     "daysLeft": round((cert.not_valid_after_utc - now).total_seconds() / 86400, 1)}
-        seen.append(evidence)
+        found.judged["certificates"].append(evidence)
         label = f"{where} [{index}] {evidence['subject']} (issuer {evidence['issuer']})"
         if cert.not_valid_after_utc <= now:
-            findings.append(Finding(f"{label} expired {evidence['notAfter']}, "
-                                    f"{span(now - cert.not_valid_after_utc)} ago", evidence))
+            found.flag(f"{label} expired {evidence['notAfter']}, {span(now - cert.not_valid_after_utc)} ago", evidence)
         elif cert.not_valid_after_utc < horizon:
-            findings.append(Finding(f"{label} expires {evidence['notAfter']}, in "
-                                    f"{span(cert.not_valid_after_utc - now)} (horizon {horizon_days} days)", evidence))
+            found.flag(f"{label} expires {evidence['notAfter']}, in "
+                       f"{span(cert.not_valid_after_utc - now)} (horizon {horizon_days} days)", evidence)
         if cert.not_valid_before_utc > now:
-            findings.append(Finding(f"{label} is not valid before {evidence['notBefore']}", evidence))
-    return findings, seen
+            found.flag(f"{label} is not valid before {evidence['notBefore']}", evidence)
 
 
-def _judge_all(sources: list[tuple[str, str]], now: datetime, horizon_days: int) -> tuple[list[Finding], list[dict]]:
-    findings, seen = [], []
+def _judge_all(sources: list[tuple[str, str]], now: datetime, horizon_days: int) -> Judgement:
+    found = Findings()
+    found.judged.update(now=stamp(now), horizon_days=horizon_days, certificates=[])
     for where, pem in sources:
-        found, looked_at = judge_pem(where, pem, now, horizon_days)
-        findings += found
-        seen += looked_at
-    return findings, seen
+        _judge_pem(found, where, pem, now, horizon_days)
+    return found.verdict()
 
 
 def _decoded(value: str) -> str:
@@ -79,12 +78,12 @@ def _decoded(value: str) -> str:
         return "(not base64 of ASCII PEM)"
 
 
-def serving_chain(server: str, chain: list[str], now: datetime, horizon_days: int):
+def serving_chain(server: str, chain: list[str], now: datetime, horizon_days: int) -> Judgement:
     return _judge_all([(f"API server {server} serving certificate", "".join(chain))], now, horizon_days)
 
 
 def trust_bundles(webhook_configurations: list[dict], apiservices: list[dict], configmaps: list[dict],
-                  now: datetime, horizon_days: int):
+                  now: datetime, horizon_days: int) -> Judgement:
     """Admission webhooks' and APIServices' caBundles, and the cluster CA in kube-root-ca.crt."""
     sources = [(f"{c['kind']} {name(c)} webhook {hook.get('name')} caBundle", _decoded(hook["clientConfig"]["caBundle"]))
                for c in webhook_configurations for hook in c.get("webhooks") or []
@@ -96,7 +95,7 @@ def trust_bundles(webhook_configurations: list[dict], apiservices: list[dict], c
     return _judge_all(sources, now, horizon_days)
 
 
-def tls_secrets(secrets: list[dict], now: datetime, horizon_days: int):
+def tls_secrets(secrets: list[dict], now: datetime, horizon_days: int) -> Judgement:
     """Every certificate entry (tls.crt, and ca.crt where present) of kubernetes.io/tls Secrets."""
     sources = [(f"Secret {ref(s)} {key}", _decoded(value)) for s in secrets if s.get("type") == "kubernetes.io/tls"
                for key, value in sorted((s.get("data") or {}).items()) if key in ("tls.crt", "ca.crt")]

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..nodes.facts import NodeFacts
+from ...nodes.facts import NodeFacts
 from . import kubelet, runtime
-from .judgement import Findings, Judgement
-from .units import quantity, size
+from ..judgement import Findings, Judgement
+from ..units import quantity, size
+
+FAILURE_IDS = ("nodefs-pressure",)  # the catalog entries this module's judges decide
 
 SECTIONS = ("processes", "kubelet-config", "kubelet-env", "df")
 # The kubelet's defaults on Linux when no threshold is configured (newer kubelets add
@@ -93,7 +95,7 @@ def _filesystems(facts: NodeFacts) -> dict[str, list[tuple[str, str]]]:
 
 def free_space(facts: NodeFacts, margin_percent: float) -> Judgement:
     """Free bytes and inodes of nodefs and imagefs above each hard threshold plus the margin."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     if not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
     try:
@@ -147,7 +149,7 @@ def _shortfall(role: str, directory: str, fs: dict, signal: str, value: str, mea
 
 def explicitly_set(facts: NodeFacts) -> Judgement:
     """The disk thresholds that have defaults are set on purpose, and none is disabled."""
-    found = Findings(SECTIONS)
+    found = Findings(SECTIONS, facts)
     if not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
     try:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..nodes.facts import NodeFacts
-from . import control_plane
-from .findings import Finding
-from .judgement import Findings, Judgement
-from .objects import flags
+from ...nodes.facts import NodeFacts
+from ..cluster import control_plane
+from ..judgement import Findings, Judgement
+from ..cluster.objects import flags
+
+FAILURE_IDS = ("apiserver-anonymous-probe", "cert-expiry")  # the catalog entries this module's judges decide
 
 SECTIONS = ("static-pods",)
 
@@ -25,8 +26,8 @@ def manifests(facts: NodeFacts, component: str) -> dict[str, dict]:
             if isinstance(pod, dict) and control_plane.component_pods([pod], component)}
 
 
-def _judge(facts: NodeFacts, component: str, judge: Callable[[dict], list[Finding]]) -> Judgement:
-    found = Findings(SECTIONS)
+def _judge(facts: NodeFacts, component: str, judge: Callable[[dict], Judgement]) -> Judgement:
+    found = Findings(SECTIONS, facts)
     pods = manifests(facts, component)
     if not pods:
         return found.nothing(f"not a control-plane node: no {component} static pod manifest in "
@@ -36,7 +37,7 @@ def _judge(facts: NodeFacts, component: str, judge: Callable[[dict], list[Findin
         found.judged[path] = {"flags": flags(container),
                               "probes": {k: container[k] for k in control_plane.RESTARTING_PROBES
                                          if k in container}}
-        found.problems += [f"{path}: {finding.problem}" for finding in judge(pod)]
+        found.problems += [f"{path}: {problem}" for problem in judge(pod).problems]
     return found.verdict()
 
 
@@ -48,4 +49,4 @@ def apiserver_probe_and_auth(facts: NodeFacts) -> Judgement:
 def signing_duration(facts: NodeFacts, max_days: int) -> Judgement:
     """kube-controller-manager signs certificates for at most max_days."""
     return _judge(facts, "kube-controller-manager",
-                  lambda pod: control_plane.signing_durations([pod], max_days)[0])
+                  lambda pod: control_plane.signing_durations([pod], max_days))

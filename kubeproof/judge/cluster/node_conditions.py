@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import conditions, name, parse_time, ref, span, stamp
+
+FAILURE_IDS = ("nodefs-pressure", "pleg-unhealthy")  # the catalog entries this module's judges decide
 
 PRESSURE_CONDITIONS = ("DiskPressure", "MemoryPressure", "PIDPressure")
 # The kubelet's event reasons (pkg/kubelet/events, pkg/kubelet/eviction): a threshold met on the
@@ -18,16 +20,17 @@ EVICTION_REASONS = ("EvictionThresholdMet", "Evicted")
 PLEG_SYMPTOM = "PLEG is not healthy"  # the kubelet's runtime-state error, in the Ready condition (004)
 
 
-def pressured_nodes(nodes: list[dict]) -> list[Finding]:
-    findings = []
+def pressured_nodes(nodes: list[dict]) -> Judgement:
+    found = Findings()
+    found.judged["nodes"] = [name(n) for n in nodes]
     for node in nodes:
         for condition in conditions(node):
             if condition.get("type") in PRESSURE_CONDITIONS and condition.get("status") == "True":
-                findings.append(Finding(
+                found.flag(
                     f"node {name(node)} has {condition['type']} since {condition.get('lastTransitionTime')}: "
                     f"{condition.get('message', '')} — it is tainted, refuses new pods and evicts running ones",
-                    {"node": name(node), "condition": condition}))
-    return findings
+                    {"node": name(node), "condition": condition})
+    return found.verdict()
 
 
 def event_time(event: dict) -> datetime | None:
@@ -57,25 +60,34 @@ def _event_evidence(event: dict) -> dict:
             "count": event.get("count"), "lastTime": stamp(event_time(event)), "message": event.get("message")}
 
 
-def eviction_events(events: list[dict], now: datetime, window: timedelta) -> list[Finding]:
-    findings = []
+def _window(now: datetime, window: timedelta) -> Findings:
+    found = Findings()
+    found.judged.update(now=stamp(now), window_hours=window.total_seconds() / 3600)
+    return found
+
+
+def eviction_events(events: list[dict], now: datetime, window: timedelta) -> Judgement:
+    found = _window(now, window)
     for event in recent(events, now, window):
         if event.get("reason") in EVICTION_REASONS:
             evidence = _event_evidence(event)
-            findings.append(Finding(
+            found.flag(
                 f"{evidence['reason']} on node {evidence['node']} ({evidence['involvedObject']}, "
                 f"{event.get('count') or 1}x, last {span(now - event_time(event))} ago): {event.get('message', '')}",
-                evidence))
-    return findings
+                evidence)
+    return found.verdict()
 
 
-def pleg_reports(nodes: list[dict], events: list[dict], now: datetime, window: timedelta) -> list[Finding]:
-    findings = [Finding(f"node {name(node)} {c['type']}={c.get('status')}: {c.get('message')}",
-                        {"node": name(node), "condition": c})
-                for node in nodes for c in conditions(node) if PLEG_SYMPTOM in (c.get("message") or "")]
+def pleg_reports(nodes: list[dict], events: list[dict], now: datetime, window: timedelta) -> Judgement:
+    found = _window(now, window)
+    for node in nodes:
+        for c in conditions(node):
+            if PLEG_SYMPTOM in (c.get("message") or ""):
+                found.flag(f"node {name(node)} {c['type']}={c.get('status')}: {c.get('message')}",
+                           {"node": name(node), "condition": c})
     for event in recent(events, now, window):
         if PLEG_SYMPTOM in (event.get("message") or ""):
             evidence = _event_evidence(event)
-            findings.append(Finding(f"event {evidence['reason']} on node {evidence['node']} "
-                                    f"({span(now - event_time(event))} ago): {event.get('message')}", evidence))
-    return findings
+            found.flag(f"event {evidence['reason']} on node {evidence['node']} "
+                       f"({span(now - event_time(event))} ago): {event.get('message')}", evidence)
+    return found.verdict()

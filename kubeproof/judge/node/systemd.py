@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from ..nodes.facts import NodeFacts
-from .judgement import Findings, Judgement
+from ...nodes.facts import NodeFacts
+from ..judgement import Findings, Judgement
+
+FAILURE_IDS = ("pleg-unhealthy",)  # the catalog entries this module's judges decide
 
 # 004 (and Alibaba Cloud's note it cites): CentOS 7.6's systemd-219-62.el7_6.6 hangs the runtime.
 KNOWN_BAD = ("systemd-219-62.el7_6.6",)
 
 
 def known_bad_build(facts: NodeFacts) -> Judgement:
-    found = Findings(("systemd-version", "systemd-package"))
+    found = Findings(("systemd-version", "systemd-package"), facts)
     package, version = facts.systemd_package, facts.systemd_version
     found.judged.update(package=package, version=version, known_bad=list(KNOWN_BAD))
     if package is None and version is None:

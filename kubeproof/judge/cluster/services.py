@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import name, namespace, ref
+
+FAILURE_IDS = ("service-no-endpoints",)  # the catalog entries this module's judges decide
 
 
 def _addresses(endpoints: dict | None) -> tuple[int, int]:
@@ -24,23 +26,24 @@ def _by_ref(objects: list[dict]) -> dict[tuple[str, str], dict]:
     return {(namespace(o), name(o)): o for o in objects}
 
 
-def services_without_endpoints(services: list[dict], endpoints: list[dict]) -> tuple[list[Finding], int]:
-    """(findings, how many Services were judged): Services with a selector and no ready address."""
-    found = _by_ref(endpoints)
-    judged, findings = 0, []
+def services_without_endpoints(services: list[dict], endpoints: list[dict]) -> Judgement:
+    """Services with a selector and no ready address; judged: how many Services were judged."""
+    kept = _by_ref(endpoints)
+    judged, found = 0, Findings()
     for service in services:
         spec = service.get("spec") or {}
         if not spec.get("selector") or spec.get("type") == "ExternalName":
             continue
         judged += 1
-        ready, not_ready = _addresses(found.get((namespace(service), name(service))))
+        ready, not_ready = _addresses(kept.get((namespace(service), name(service))))
         if not ready:
             selector = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"].items()))
-            findings.append(Finding(
+            found.flag(
                 f"Service {ref(service)} (selector {selector}) has no ready endpoints ({not_ready} not ready): "
                 "no running, ready pod matches it", {"service": ref(service), "selector": spec["selector"],
-                                                      "readyAddresses": ready, "notReadyAddresses": not_ready}))
-    return findings, judged
+                                                      "readyAddresses": ready, "notReadyAddresses": not_ready})
+    found.judged["services_judged"] = judged
+    return found.verdict()
 
 
 def _backends(ingress: dict) -> dict[str, list[str]]:
@@ -59,11 +62,11 @@ def _backends(ingress: dict) -> dict[str, list[str]]:
 
 
 def ingress_backends_without_endpoints(ingresses: list[dict], services: list[dict],
-                                       endpoints: list[dict]) -> tuple[list[Finding], int]:
+                                       endpoints: list[dict]) -> Judgement:
     """(findings, how many backends were judged): every Service an Ingress routes to must exist and
     have ready endpoints, whoever maintains them."""
-    known, found = _by_ref(services), _by_ref(endpoints)
-    judged, findings = 0, []
+    known, kept = _by_ref(services), _by_ref(endpoints)
+    judged, found = 0, Findings()
     for ingress in ingresses:
         for backend, routes in _backends(ingress).items():
             key = (namespace(ingress), backend)
@@ -71,16 +74,17 @@ def ingress_backends_without_endpoints(ingresses: list[dict], services: list[dic
             judged += 1
             evidence = {"ingress": ref(ingress), "service": f"{key[0]}/{backend}", "routes": routes}
             if service is None:
-                findings.append(Finding(f"Ingress {ref(ingress)} routes {', '.join(routes)} to Service "
-                                        f"{key[0]}/{backend}, which does not exist: 503", evidence))
+                found.flag(f"Ingress {ref(ingress)} routes {', '.join(routes)} to Service "
+                                        f"{key[0]}/{backend}, which does not exist: 503", evidence)
                 continue
             if (service.get("spec") or {}).get("type") == "ExternalName":
                 continue
-            ready, not_ready = _addresses(found.get(key))
+            ready, not_ready = _addresses(kept.get(key))
             if not ready:
                 managed = "its selector matches no ready pod" if (service.get("spec") or {}).get("selector") else \
                     "it has no selector, so whoever maintains its Endpoints has none ready"
-                findings.append(Finding(f"Ingress {ref(ingress)} routes {', '.join(routes)} to Service {ref(service)} "
+                found.flag(f"Ingress {ref(ingress)} routes {', '.join(routes)} to Service {ref(service)} "
                                         f"with no ready endpoints ({not_ready} not ready; {managed}): 503 (004)",
-                                        {**evidence, "readyAddresses": ready, "notReadyAddresses": not_ready}))
-    return findings, judged
+                                        {**evidence, "readyAddresses": ready, "notReadyAddresses": not_ready})
+    found.judged["backends_judged"] = judged
+    return found.verdict()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .findings import Finding
-from .objects import conditions, condition, name, parse_time, span
+from ..judgement import Findings, Judgement
+from .objects import conditions, condition, name, parse_time, span, stamp
+
+FAILURE_IDS = ("namespace-stuck",)  # the catalog entries this module's judges decide
 
 DELETION_CONDITIONS = ("NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure",
                        "NamespaceDeletionContentFailure", "NamespaceContentRemaining", "NamespaceFinalizersRemaining")
@@ -20,19 +22,20 @@ NO_FORCE = ("Do not PUT /finalize (004's fix): it drops the namespace and orphan
             "etcd, to resurface when a namespace of that name is created again.")
 
 
-def unavailable_apiservices(apiservices: list[dict]) -> list[Finding]:
-    findings = []
+def unavailable_apiservices(apiservices: list[dict]) -> Judgement:
+    found = Findings()
+    found.judged["apiservices"] = [name(s) for s in apiservices]
     for service in apiservices:
         available = condition(service, "Available") or {}
         if available.get("status") != "True":
             backend = (service.get("spec") or {}).get("service") or {}
-            findings.append(Finding(
+            found.flag(
                 f"APIService {name(service)} is unavailable ({available.get('reason', 'no Available condition')}: "
                 f"{available.get('message', '')}); its backend is service "
                 f"{backend.get('namespace')}/{backend.get('name')} — until it answers, no namespace can finish "
                 "deleting and garbage collection stalls", {"apiService": name(service), "service": backend,
-                                                            "available": available}))
-    return findings
+                                                            "available": available})
+    return found.verdict()
 
 
 def _remedy(reasons: set[str], unavailable: list[str]) -> str:
@@ -53,11 +56,12 @@ def _remedy(reasons: set[str], unavailable: list[str]) -> str:
 
 
 def stuck_namespaces(namespaces: list[dict], apiservices: list[dict] | None, now: datetime,
-                     limit_minutes: int) -> list[Finding]:
+                     limit_minutes: int) -> Judgement:
     """Namespaces Terminating longer than the limit, with finalizers, conditions and a remedy.
     apiservices None: they could not be listed, so the unavailable ones are not named."""
     unavailable = [name(s) for s in apiservices or [] if (condition(s, "Available") or {}).get("status") != "True"]
-    findings = []
+    found = Findings()
+    found.judged.update(now=stamp(now), limit_minutes=limit_minutes)
     for namespace in namespaces:
         deleted = parse_time((namespace.get("metadata") or {}).get("deletionTimestamp"))
         if (namespace.get("status") or {}).get("phase") != "Terminating" or deleted is None:
@@ -69,12 +73,12 @@ def stuck_namespaces(namespaces: list[dict], apiservices: list[dict] | None, now
         why = [c for c in conditions(namespace) if c.get("type") in DELETION_CONDITIONS and c.get("status") == "True"]
         reasons = {c["type"] for c in why}
         explained = "; ".join(f"{c['type']}: {c.get('message', '')}" for c in why) or "no deletion condition reported"
-        findings.append(Finding(
+        found.flag(
             f"namespace {name(namespace)} Terminating for {span(age)} (limit {limit_minutes} min), finalizers "
             f"{', '.join(finalizers) or 'none'}; {explained}"
             + (f"; unavailable APIServices: {', '.join(unavailable)}" if unavailable else "")
             + f" — remedy: {_remedy(reasons, unavailable)}",
             {"namespace": name(namespace), "deletionTimestamp": namespace["metadata"]["deletionTimestamp"],
              "terminatingMinutes": int(age.total_seconds() // 60), "finalizers": finalizers, "conditions": why,
-             "unavailableAPIServices": unavailable}))
-    return findings
+             "unavailableAPIServices": unavailable})
+    return found.verdict()

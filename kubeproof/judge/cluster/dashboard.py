@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from .findings import Finding
+from ..judgement import Findings, Judgement
 from .objects import containers, flags, image_tag, name, namespace, ref, repository_is
+
+FAILURE_IDS = ("dashboard-exposure",)  # the catalog entries this module's judges decide
 
 REPOSITORIES = ("kubernetesui/dashboard", "kubernetes-dashboard-amd64", "kubernetes-dashboard")
 
@@ -52,10 +54,12 @@ def cluster_minor(version: dict | None, nodes: list[dict]) -> tuple[str | None, 
     return None, "unknown"
 
 
-def exposure(deployments: list[dict], version: dict | None, nodes: list[dict]) -> tuple[list[Finding], list[dict]]:
-    """(findings, every Dashboard seen): version fit, skip-login and basic authentication."""
+def exposure(deployments: list[dict], version: dict | None, nodes: list[dict]) -> Judgement:
+    """Version fit, skip-login and basic authentication; judged: every Dashboard seen."""
     minor, source = cluster_minor(version, nodes)
-    findings, seen = [], []
+    found = Findings()
+    seen = found.judged["dashboards"] = []
+    found.judged["compatibility_table"] = {f"{a}.{b}": v for (a, b), v in COMPATIBILITY.items()}
     for deployment, container in dashboards(deployments):
         image = container.get("image", "")
         given = flags(container)
@@ -67,18 +71,18 @@ def exposure(deployments: list[dict], version: dict | None, nodes: list[dict]) -
         seen.append(evidence)
         where = f"Dashboard {ref(deployment)} ({image})"
         if release and fits is None:
-            findings.append(Finding(f"{where}: release {tag} is not in kubeproof's compatibility table "
-                                    "(kubeproof/judge/dashboard.py): no published support to rely on", evidence))
+            found.flag(f"{where}: release {tag} is not in kubeproof's compatibility table "
+                                    "(kubeproof/judge/dashboard.py): no published support to rely on", evidence)
         elif release and minor and minor not in fits:
-            findings.append(Finding(f"{where} is built for Kubernetes {', '.join(fits)}; the cluster runs {minor} "
-                                    f"(from {source}): parts of it break (002: a blank page, 404s)", evidence))
+            found.flag(f"{where} is built for Kubernetes {', '.join(fits)}; the cluster runs {minor} "
+                                    f"(from {source}): parts of it break (002: a blank page, 404s)", evidence)
         if given.get("enable-skip-login", "false") != "false":
-            findings.append(Finding(f"{where}: --enable-skip-login lets anyone in with the Dashboard's own "
-                                    "service account", evidence))
+            found.flag(f"{where}: --enable-skip-login lets anyone in with the Dashboard's own "
+                                    "service account", evidence)
         if "basic" in given.get("authentication-mode", "").split(","):
-            findings.append(Finding(f"{where}: --authentication-mode={given['authentication-mode']} accepts "
-                                    "basic auth (002); use token or OIDC login", evidence))
-    return findings, seen
+            found.flag(f"{where}: --authentication-mode={given['authentication-mode']} accepts "
+                                    "basic auth (002); use token or OIDC login", evidence)
+    return found.verdict()
 
 
 def _grants(subject: dict, service_account: str, ns: str) -> bool:
@@ -90,10 +94,11 @@ def _grants(subject: dict, service_account: str, ns: str) -> bool:
     return kind == "Group" and who in ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated")
 
 
-def admin_bindings(deployments: list[dict], bindings: list[dict]) -> tuple[list[Finding], list[dict]]:
-    """(findings, every Dashboard service account seen): ClusterRoleBindings giving it cluster-admin,
-    directly or through a group it belongs to."""
-    findings, seen = [], []
+def admin_bindings(deployments: list[dict], bindings: list[dict]) -> Judgement:
+    """ClusterRoleBindings giving a Dashboard's service account cluster-admin, directly or through a
+    group it belongs to; judged: every Dashboard service account seen."""
+    found = Findings()
+    seen = found.judged["dashboards"] = []
     for deployment, _ in dashboards(deployments):
         spec = deployment["spec"]["template"].get("spec") or {}
         account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
@@ -104,10 +109,10 @@ def admin_bindings(deployments: list[dict], bindings: list[dict]) -> tuple[list[
             matching = [s for s in binding.get("subjects") or [] if _grants(s, account, ns)]
             if role.get("kind") == "ClusterRole" and role.get("name") == ADMIN_ROLE and matching:
                 via = ", ".join(f"{s.get('kind')} {s.get('name')}" for s in matching)
-                findings.append(Finding(
+                found.flag(
                     f"Dashboard {ref(deployment)} runs as service account {ns}/{account}, which ClusterRoleBinding "
                     f"{name(binding)} makes {ADMIN_ROLE} (through {via}): whoever reaches the Dashboard owns the "
                     "cluster; bind it to a least-privilege role",
                     {"deployment": ref(deployment), "serviceAccount": f"{ns}/{account}",
-                     "clusterRoleBinding": name(binding), "roleRef": role, "subjects": matching}))
-    return findings, seen
+                     "clusterRoleBinding": name(binding), "roleRef": role, "subjects": matching})
+    return found.verdict()

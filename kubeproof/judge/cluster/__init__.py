@@ -1,0 +1,1 @@
+"""Judges of cluster objects (kubeproof/kube: the API's objects, listed once per cluster)."""

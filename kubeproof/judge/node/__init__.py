@@ -1,0 +1,1 @@
+"""Judges of node facts (kubeproof/nodes: gather.sh's output parsed into NodeFacts)."""
