@@ -17,10 +17,11 @@ from . import catalog as catalogs
 from .errors import KubeproofError
 from .nodes.probe import DEFAULT_IMAGE
 from .plugin import OFFLINE, suite_dirs, suite_of
-from .target import NODE_ACCESS, Options
+from .target import HELP, NODE_ACCESS, Options
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE_DIRS = ("tests_node", "tests_cluster", "scenarios")
+USAGE_ERROR = 4  # as pytest's for a usage error: one line, no traceback
 REFERENCE_KEYS = {"node": "node_tests", "cluster": "cluster_tests", "scenario": "scenarios"}
 
 
@@ -161,35 +162,60 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if result["regressions"] else 0  # a nightly job can gate on regressions alone
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m kubeproof", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
+def _target_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--kube-context", metavar="NAME", help=HELP["kube_context"])
+    command.add_argument("--kubeconfig", metavar="PATH", help=HELP["kubeconfig"])
 
-    cat = sub.add_parser("catalog", help="print the documented failures and the tests guarding each")
-    cat.add_argument("--format", choices=("json", "text"), default="text")
-    cat.add_argument("--root", default=str(REPO), help="directory holding the suites (default: this checkout)")
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m kubeproof", description=__doc__,
+        epilog="`python -m kubeproof COMMAND --help` describes each command's options. The audit itself "
+               "runs under pytest: `python -m pytest --help` lists its options (group kubeproof). "
+               "Exit status 4: a usage error, said in one line.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cat = sub.add_parser("catalog", help="print the documented failures and the tests guarding each",
+                         description="Print every documented failure (kubeproof/failures.yaml) with the "
+                                     "node tests, cluster tests and scenarios guarding it.")
+    cat.add_argument("--format", choices=("json", "text"), default="text",
+                     help="text for people, json for tools (default: %(default)s)")
+    cat.add_argument("--root", metavar="DIR", default=str(REPO),
+                     help="directory holding the suites tests_node, tests_cluster, scenarios "
+                          "(default: this checkout)")
     cat.set_defaults(run=cmd_catalog)
 
-    dump = sub.add_parser("dump", help="write the cluster's objects and node facts for an offline audit")
-    dump.add_argument("directory")
-    dump.add_argument("--kube-context")
-    dump.add_argument("--kubeconfig")
-    dump.add_argument("--kind-cluster")
-    dump.add_argument("--node-access", choices=NODE_ACCESS, default="auto")
-    dump.add_argument("--nodes", metavar="LABEL_SELECTOR")
-    dump.add_argument("--probe-image", default=DEFAULT_IMAGE)
-    dump.add_argument("--node-timeout", type=float, default=120)
+    dump = sub.add_parser("dump", help="write the cluster's objects and node facts for an offline audit",
+                          description="Write one List per resource kind the assertions read, the API "
+                                      "server's version and serving certificate, and every node's facts "
+                                      "into DIR, for `pytest --from-dump=DIR`. Secrets keep "
+                                      "certificates, never keys or tokens. Needs one of --kube-context, "
+                                      "--kubeconfig, --kind-cluster.")
+    dump.add_argument("directory", metavar="DIR", help="where to write the dump (created if missing)")
+    _target_options(dump)
+    dump.add_argument("--kind-cluster", metavar="NAME", help=HELP["kind_cluster"])
+    dump.add_argument("--node-access", choices=NODE_ACCESS, default="auto", help=HELP["node_access"])
+    dump.add_argument("--nodes", metavar="LABEL_SELECTOR", help=HELP["nodes"])
+    dump.add_argument("--probe-image", metavar="IMAGE", default=DEFAULT_IMAGE, help=HELP["probe_image"])
+    dump.add_argument("--node-timeout", metavar="SECONDS", type=float, default=120, help=HELP["node_timeout"])
     dump.set_defaults(run=cmd_dump)
 
-    cleanup = sub.add_parser("cleanup", help="delete what an interrupted kubeproof run left on a cluster")
-    cleanup.add_argument("--kube-context")
-    cleanup.add_argument("--kubeconfig")
+    cleanup = sub.add_parser("cleanup", help="delete what an interrupted kubeproof run left on a cluster",
+                             description="Delete every namespace labelled app.kubernetes.io/managed-by="
+                                         "kubeproof (probe pods, scenario objects), release kubeproof's "
+                                         "finalizers, and on a kind cluster undo the scenario journals "
+                                         "left on its nodes.")
+    _target_options(cleanup)
     cleanup.set_defaults(run=cmd_cleanup)
 
-    compare = sub.add_parser("diff", help="what regressed between two audit.json reports (exit 1 if any)")
-    compare.add_argument("old")
-    compare.add_argument("new")
-    compare.add_argument("--format", choices=("json", "text"), default="text")
+    compare = sub.add_parser("diff", help="what regressed between two audit.json reports (exit 1 if any)",
+                             description="Compare two audit.json files test by test: every test failing "
+                                         "in NEW that passed, skipped or did not exist in OLD is a "
+                                         "regression (exit 1); also lists fixes and verdict changes.")
+    compare.add_argument("old", metavar="OLD", help="the earlier run's audit.json")
+    compare.add_argument("new", metavar="NEW", help="the later run's audit.json")
+    compare.add_argument("--format", choices=("json", "text"), default="text",
+                         help="text for people, json for tools (default: %(default)s)")
     compare.set_defaults(run=cmd_diff)
 
     # Listed for --help; main() hands its arguments to the replay server's own parser.
@@ -209,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KubeproofError as exc:
         print(f"kubeproof: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
     except KeyboardInterrupt:
         print("kubeproof: interrupted", file=sys.stderr)
         return 130

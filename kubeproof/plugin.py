@@ -23,7 +23,7 @@ from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
 from .report import document, render
 from .report.records import Collector, node_param, test_data
-from .target import NODE_ACCESS, Options, disruptive_refusal
+from .target import HELP, NODE_ACCESS, Options, disruptive_refusal
 from .verdict import Verdict
 
 SUITES = ("node", "cluster", "scenario")
@@ -38,32 +38,25 @@ SUITE = pytest.StashKey[str | None]()  # an item's suite, decided once at collec
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kubeproof", "kubeproof: audit a Kubernetes cluster and its nodes")
-    group.addoption("--kube-context", metavar="NAME",
-                    help="audit this context of the kubeconfig (read-only)")
-    group.addoption("--kubeconfig", metavar="PATH",
-                    help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    group.addoption("--kube-context", metavar="NAME", help="audit this context of the kubeconfig (read-only)")
+    group.addoption("--kubeconfig", metavar="PATH", help=HELP["kubeconfig"])
     group.addoption("--kind-cluster", metavar="NAME",
-                    help="audit an existing kind cluster instead of creating one")
+                    help=HELP["kind_cluster"] + ", instead of creating one")
     group.addoption("--keep-cluster", action="store_true",
                     help="keep the kind cluster kubeproof created (it is deleted by default)")
     group.addoption("--from-dump", metavar="DIR",
                     help="audit offline from `python -m kubeproof dump` or `kubectl cluster-info dump` output")
-    group.addoption("--node-access", choices=NODE_ACCESS, default="auto",
-                    help="how node facts are gathered: kind (docker exec), pod (privileged probe pod), "
-                         "ssh, local, none (skip node tests); auto = kind on kind clusters, else pod")
-    group.addoption("--nodes", metavar="LABEL_SELECTOR",
-                    help="audit only the nodes matching this label selector")
+    group.addoption("--node-access", choices=NODE_ACCESS, default="auto", help=HELP["node_access"])
+    group.addoption("--nodes", metavar="LABEL_SELECTOR", help=HELP["nodes"])
     group.addoption("--allow-disruptive", metavar="CONTEXT",
                     help="allow disruptive scenarios on this context (must name the target)")
     group.addoption("--profile", metavar="FILE",
                     help="thresholds overriding kubeproof/profile.yaml")
-    group.addoption("--probe-image", default=DEFAULT_IMAGE, metavar="IMAGE",
-                    help=f"image of the pod node access's probe pods (default {DEFAULT_IMAGE})")
+    group.addoption("--probe-image", default=DEFAULT_IMAGE, metavar="IMAGE", help=HELP["probe_image"])
     parser.addini("kubeproof_suites", type="linelist", default=[],
                   help="kubeproof suite directories relative to the rootdir, as DIR:KIND with KIND "
                        "one of node, cluster, scenario")
-    group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS",
-                    help="give up gathering a node's facts after this long (default 120)")
+    group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS", help=HELP["node_timeout"])
     group.addoption("--fail-on", choices=catalogs.SEVERITIES, default="minor", metavar="SEVERITY",
                     help="exit non-zero only for failures of this severity or worse "
                          f"({', '.join(catalogs.SEVERITIES)}; default minor: any failure)")

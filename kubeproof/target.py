@@ -14,6 +14,19 @@ from . import kind
 from .errors import KubeproofError
 
 NODE_ACCESS = ("auto", "kind", "pod", "ssh", "local", "none")
+# What the options shared by pytest and `python -m kubeproof` mean: one text for both --help outputs.
+HELP = {
+    "kube_context": "the kubeconfig's context naming the cluster (default: its current-context)",
+    "kubeconfig": "kubeconfig file (default: every file of $KUBECONFIG, else ~/.kube/config)",
+    "kind_cluster": "an existing kind cluster (its nodes are reached with docker exec)",
+    "node_access": "how node facts are gathered: kind (docker exec), pod (privileged probe pod, "
+                   "RBAC in kubeproof/rbac/node-probe.yaml), ssh, local, none (no node facts); "
+                   "auto = kind on kind clusters, else pod (default: %(default)s)",
+    "nodes": "only the nodes matching this label selector (`zone in (a,b)`, `!gpu`)",
+    "probe_image": "image of the probe pods of --node-access pod; mirror it for air-gapped "
+                   "clusters (default: %(default)s)",
+    "node_timeout": "give up gathering a node's facts after this long (default: %(default)s)",
+}
 
 
 @dataclass(frozen=True)

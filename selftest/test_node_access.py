@@ -125,7 +125,7 @@ def test_kubectl_dump_without_node_facts_skips_node_tests_with_the_reason(pytest
 def test_dump_needs_a_cluster() -> None:
     result = subprocess.run([sys.executable, "-m", "kubeproof", "dump", "/tmp/kubeproof-nowhere"],
                             capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 2
+    assert result.returncode == 4  # a usage error, as under pytest
     assert result.stderr.strip() == ("kubeproof: dump needs a cluster: --kube-context, --kubeconfig "
                                      "or --kind-cluster")
 

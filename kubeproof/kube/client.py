@@ -59,9 +59,22 @@ def _existing(paths: list[str]) -> list[str]:
     return found if len(paths) > 1 and found else paths
 
 
+def _none_found(context: str | None) -> KubeproofError:
+    """No kubeconfig given and none where kubectl looks: say where that was and how to point elsewhere."""
+    listed = os.environ.get("KUBECONFIG", "")
+    looked = (f"$KUBECONFIG={listed} (no such file)" if listed.strip(os.pathsep) else
+              f"$KUBECONFIG (unset), then {DEFAULT_KUBECONFIG} ({os.path.expanduser(DEFAULT_KUBECONFIG)}: "
+              "no such file)")
+    wanted = f" for context {context!r}" if context else ""
+    return KubeproofError(f"no kubeconfig{wanted}: looked in {looked}; "
+                          "point at one with --kubeconfig=PATH or KUBECONFIG=PATH")
+
+
 def choose_context(kubeconfig: str | None, context: str | None) -> tuple[list[str], str]:
     """The kubeconfig files to load and the context to use, checked so a mistake reads as one line."""
     paths = _existing(kubeconfig_paths(kubeconfig))
+    if kubeconfig is None and not any(os.path.exists(os.path.expanduser(p)) for p in paths):
+        raise _none_found(context)
     configs = [_read_kubeconfig(p) for p in paths]
     known = [c.get("name") for cfg in configs for c in cfg.get("contexts") or [] if isinstance(c, dict)]
     where = os.pathsep.join(paths)

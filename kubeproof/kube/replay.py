@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubeproof replay",
                                      description="Serve a dump (kubeproof's or kubectl cluster-info dump's) "
                                                  "read-only over HTTP as a Kubernetes API server.")
-    parser.add_argument("directory")
+    parser.add_argument("directory", metavar="DIR", help="a kubeproof dump or a kubectl cluster-info dump directory")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
     parser.add_argument("--kubeconfig", metavar="PATH", help="write a kubeconfig reaching the server here")
     args = parser.parse_args(argv)
