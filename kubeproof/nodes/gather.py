@@ -24,8 +24,8 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                      root or the hybrid unified mount, or None,
                    kmem: {"/sys/fs/cgroup/memory/kubepods[.slice]": {usage_in_bytes, limit_in_bytes
                      (int or None), slabinfo: {exists, bytes, rc, error}}} (cgroup v1 only)}
-  processes       {"kubelet": [{pid, comm, node_pid_namespace: bool, argv: [str], nofile: {soft, hard},
-                   nproc: {soft, hard}}], ...} for the daemons gather.sh looks for (DAEMONS there)
+  processes       {"kubelet": [{pid, comm, node_pid_namespace: bool, argv: [str], flags: {name: [values]}
+                   (parse_flags of argv), nofile: {soft, hard}, nproc: {soft, hard}}], ...} for the daemons gather.sh looks for (DAEMONS there)
                    that are running. node_pid_namespace is False for a container's processes seen
                    from its host (kube-proxy in a pod, a kind node's kubelet from the kind host).
                    A limit of None means "unlimited". An argv element containing a newline shows
@@ -310,6 +310,7 @@ def _processes(text: str) -> dict[str, list[dict]]:
                                                                        "hard": _int(limit[3])}
     found: dict[str, list[dict]] = {}
     for proc in by_pid.values():
+        proc["flags"] = parse_flags(proc["argv"][1:])  # parsed here, so judges never parse command lines
         found.setdefault(proc["comm"], []).append(proc)
     return found
 
@@ -387,7 +388,7 @@ def _flags_in_file(text: str) -> dict[str, list[str]]:
 def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
     # A kubelet in another PID namespace belongs to a node nested in this one (kind), not to it.
     proc = next((p for p in running if p["node_pid_namespace"]), None)
-    flags = parse_flags(proc["argv"][1:]) if proc else {}
+    flags = proc["flags"] if proc else {}
     config_path = flags.get("config", [DEFAULT_KUBELET_CONFIG])[-1]
     configs = _items(_out(raw, "kubelet-config"))
     config = configs.get(config_path)

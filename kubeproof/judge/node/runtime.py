@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...nodes.facts import NodeFacts
-from ...nodes.gather import parse_flags
 from . import kubelet
 from ..judgement import Findings, Judgement
 
@@ -46,8 +45,7 @@ def _running(facts: NodeFacts, comm: str) -> dict | None:
 def _flag(proc: dict | None, *names: str) -> str | None:
     if proc is None:
         return None
-    flags = parse_flags(proc["argv"][1:])
-    values = [v for n in names for v in flags.get(n, [])]
+    values = [v for n in names for v in proc["flags"].get(n, [])]
     return values[-1] if values else None
 
 
