@@ -41,8 +41,9 @@ from kubeadm_pki import Symlink
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 HEALTHY_NOFILE = 20000  # the most any process can have on these machines (LAB-NOTES)
 # Named as the daemon it stands in for: its comm, argv and limits are real. The shell stays (no exec),
-# or the comm would be sleep's.
-STAND_IN = b"#!/bin/sh\nsleep infinity &\nwait\n"
+# or the comm would be sleep's. Asked for its version (gather.sh asks the kubelet), it answers as
+# the kubeadm 1.32 kubelet it stands in for.
+STAND_IN = b'#!/bin/sh\n[ "$1" = --version ] && exec echo "Kubernetes v1.32.4"\nsleep infinity &\nwait\n'
 KUBELET_CONFIG = {
     "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
     "cgroupDriver": "systemd", "rotateCertificates": True,
@@ -154,8 +155,9 @@ def _ten_year_signing(r: Recipe) -> None:  # 000 §2's fix: ten-year certificate
           controller_manager(("--experimental-cluster-signing-duration=87600h",)))
 
 
-def _default_eviction(r: Recipe) -> None:  # 002: the kubelet's unchosen default nodefs.available<10%
-    r.put("/var/lib/kubelet/config.yaml", {k: v for k, v in KUBELET_CONFIG.items() if k != "evictionHard"})
+def _partial_eviction(r: Recipe) -> None:  # 001 §3's partial set, in a 1.32 kubelet's config file
+    r.put("/var/lib/kubelet/config.yaml", {**KUBELET_CONFIG, "evictionHard": {
+        "memory.available": "5%", "nodefs.available": "25%", "imagefs.available": "25%"}})
 
 
 def _full_nodefs(r: Recipe) -> None:  # 002: the root partition at 92%
@@ -222,10 +224,9 @@ FLAWS: dict[str, Flaw] = {
     "ten-year-signing": Flaw(_ten_year_signing, {"test_cluster_signing_duration_is_bounded": (
         "/etc/kubernetes/manifests/kube-controller-manager.yaml", "--experimental-cluster-signing-duration=87600h",
         "3650 days")}),
-    "default-eviction": Flaw(_default_eviction, {"test_eviction_thresholds_are_explicit": (
-        "nodefs.available is not configured (no evictionHard in /var/lib/kubelet/config.yaml, no --eviction-hard)",
-        "default <10%",
-        "nodefs.inodesFree is not configured", "imagefs.available is not configured")}),
+    "partial-eviction": Flaw(_partial_eviction, {"test_no_eviction_signal_is_disabled": (
+        "nodefs.inodesFree is disabled: evictionHard in /var/lib/kubelet/config.yaml does not list it",
+        "imagefs.inodesFree is disabled", "list every signal (kubelet 1.32.4 has no mergeDefaultEvictionSettings)")}),
     "full-nodefs": Flaw(_full_nodefs, {"test_free_space_above_eviction_thresholds": (
         "nodefs /var/lib/kubelet (/dev/loop", "free (8.0%) <", "required by the kubelet's nodefs.available<10% plus "
         "the 5% margin (short by")}),

@@ -74,7 +74,7 @@ JUDGES = {
     "signing": lambda f: static_pods.signing_duration(f, 397),
     "storage": lambda f: runtime.storage_driver(f),
     "free": lambda f: eviction.free_space(f, 5),
-    "explicit": lambda f: eviction.explicitly_set(f),
+    "in-effect": lambda f: eviction.in_effect(f),
     "nofile": lambda f: limits.daemon_nofile(f, 20000),
     "file-max": lambda f: limits.file_max(f, 1048576),
     "sockets": lambda f: limits.socket_tables(f, 80),
@@ -95,7 +95,7 @@ def test_the_healthy_node_recording_passes_every_judge(judge):
 def test_the_dev_host_is_judged_where_it_can_be_and_skipped_with_a_reason_elsewhere():
     host = node("dev-host")
     skipped = {name: j.skip for name, judge in JUDGES.items() if (j := judge(host)).skip}
-    assert skipped.keys() == {"horizon", "rotation", "signing", "free", "explicit", "hostname", "apiserver"}
+    assert skipped.keys() == {"horizon", "rotation", "signing", "free", "in-effect", "hostname", "apiserver"}
     assert skipped["horizon"].startswith("no Kubernetes PKI on this node")
     assert skipped["free"].startswith("no kubelet on this node")
     assert skipped["apiserver"].startswith("not a control-plane node")
@@ -229,8 +229,8 @@ def test_002_full_root_partition_fails_the_default_threshold_plus_margin():
         "nodefs /var/lib/kubelet (/dev/sda1 on /var/lib/kubelet): 448.0 MiB free (7.6%) < 885.9 MiB required by "
         "the kubelet's nodefs.available<10% plus the 5% margin (short by 437.9 MiB)"]
     assert "imagefs /data/docker" in judgement.judged["filesystems"]  # the report's data disk, judged and fine
-    assert judgement.judged["thresholds"]["source"] == ("no evictionHard in /var/lib/kubelet/config.yaml, "
-                                                        "no --eviction-hard")
+    assert judgement.judged["thresholds"]["source"] == ("the kubelet's defaults (no evictionHard in "
+                                                        "/var/lib/kubelet/config.yaml, no --eviction-hard)")
 
 
 def test_quantity_and_inode_thresholds():
@@ -245,23 +245,7 @@ def test_quantity_and_inode_thresholds():
         "the kubelet's nodefs.inodesFree<100k plus the 5% margin (short by 30,000 inodes)"]
 
 
-def test_001s_partial_eviction_flag_disables_what_it_leaves_out():
-    flag = "--eviction-hard=memory.available<5%,nodefs.available<25%,imagefs.available<25%"
-    facts = node(processes=process(5478, "kubelet", ["/usr/bin/kubelet", flag], ("102400", "102400")))
-    thresholds = eviction.hard_thresholds(facts)
-    assert thresholds.values["nodefs.inodesFree"] == "0" and thresholds.zeroed == ("nodefs.inodesFree",)
-    assert eviction.explicitly_set(facts).problems == [
-        "nodefs.inodesFree is disabled: --eviction-hard (the running kubelet's command line (pid 5478)) does not "
-        "list it, and an explicit set zeroes the signals it leaves out (set it, or mergeDefaultEvictionSettings: true)"]
-
-
-def test_merged_defaults_and_disabled_signals():
-    merged = node(kubelet_config=kubelet_config(evictionHard={"nodefs.available": "0%"},
-                                                mergeDefaultEvictionSettings=True))
-    problems = eviction.explicitly_set(merged).problems
-    assert problems[0].startswith("nodefs.available<0% in evictionHard in /var/lib/kubelet/config.yaml merged")
-    assert problems[1].startswith("nodefs.inodesFree is not configured")
-    assert eviction.hard_thresholds(merged).values["imagefs.available"] == "15%"
+def test_an_eviction_flag_that_does_not_parse_is_a_problem():
     broken = node(processes=process(7, "kubelet", ["kubelet", "--eviction-hard=nodefs.available>10%"], ("1", "1")))
     assert eviction.free_space(broken, 5).problems == [
         "--eviction-hard: 'nodefs.available>10%' is not SIGNAL<VALUE: the kubelet refuses to start with it"]

@@ -11,5 +11,5 @@ def test_free_space_above_eviction_thresholds(node, profile, verdict):
 
 
 @pytest.mark.failure("nodefs-pressure")
-def test_eviction_thresholds_are_explicit(node, verdict):
-    verdict.conclude(eviction.explicitly_set(node.facts))
+def test_no_eviction_signal_is_disabled(node, verdict):
+    verdict.conclude(eviction.in_effect(node.facts))

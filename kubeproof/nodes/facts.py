@@ -112,6 +112,11 @@ class NodeFacts:
         return self._get("kubelet", "flags") or {}
 
     @property
+    def kubelet_version(self) -> tuple[int, ...] | None:
+        version = self._get("kubelet", "version")
+        return tuple(version) if version else None
+
+    @property
     def kubelet_config(self) -> dict | None:
         return self._get("kubelet", "config")
 

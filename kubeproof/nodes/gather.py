@@ -41,6 +41,7 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    CRI-O root/graphroot) that exist (a value df cannot tell, such as inodes on
                    btrfs, is None)
   kubelet         {pid, argv (of the kubelet in the node's PID namespace; None when not running),
+                   version: [1, 32, 4] from `kubelet --version` of the installed binary, or None,
                    flags: {"config": ["/var/lib/kubelet/config.yaml"], ...} (see parse_flags), config_path (--config, else /var/lib/kubelet/config.yaml),
                    config: the parsed KubeletConfiguration or None, configured_flags: {file:
                    flags} from kubeadm-flags.env, /etc/default/kubelet, /etc/sysconfig/kubelet and
@@ -396,9 +397,11 @@ def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
     # The running kubelet's flags are the truth; the files only tell while it is down.
     override = [f["hostname-override"][-1] for f in ([flags] if proc else configured.values())
                 if "hostname-override" in f]
+    version = re.search(r"v(\d+)\.(\d+)\.(\d+)", _ok(raw, "kubelet-version") or "")
     return {
         "pid": proc["pid"] if proc else None,
         "argv": proc["argv"] if proc else None,
+        "version": [int(n) for n in version.groups()] if version else None,
         "flags": flags,
         "config_path": config_path,
         "config": (_load(config, yaml.safe_load, f"kubelet-config {config_path}", errors)

@@ -208,6 +208,13 @@ kubeconfig_certificates() {
 		$(existing /etc/kubernetes/*.conf /var/lib/kubelet/kubeconfig)
 }
 
+# The installed kubelet's version ("Kubernetes v1.32.4"): which eviction defaults and which
+# static-pod semantics apply depend on it. Bounded: a binary that hangs must not hang the gathering.
+kubelet_version() {
+	have kubelet && have timeout || return 127
+	timeout 5 kubelet --version
+}
+
 docker_info() {
 	have docker || return 127
 	t=
@@ -261,6 +268,7 @@ section processes processes
 section sysctl sysctls
 section sockstat grep -H '' $(existing /proc/net/sockstat /proc/net/sockstat6)
 section df disk_free
+section kubelet-version kubelet_version
 section kubelet-config emit redact $(kubelet_config_paths | sort -u)
 section kubelet-env emit redact /var/lib/kubelet/kubeadm-flags.env /etc/default/kubelet \
 	/etc/sysconfig/kubelet /etc/systemd/system/kubelet.service.d/*.conf \
