@@ -11,6 +11,7 @@ import dataclasses
 import secrets
 import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -28,15 +29,27 @@ from .target import Options, Target, check_disruptive_name
 from .target import resolve as resolve_target
 
 Say = Callable[[str], None]
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def parse_as_of(text: str) -> datetime:
+    """--as-of: a date (midnight UTC) or an ISO 8601 time; without a zone, UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 class Audit:
     def __init__(self, *, options: Options, profile: profiles.Profile, target: Target,
-                 nodes: list[NodeRef], workdir: Path, session: str, node_timeout: float):
+                 nodes: list[NodeRef], workdir: Path, session: str, node_timeout: float,
+                 as_of: datetime | None = None):
         self.options, self.profile, self.target = options, profile, target
         self.nodes = nodes
         self.workdir, self.session, self.node_timeout = workdir, session, node_timeout
         self.cache = SessionCache(workdir / "cache")
+        self.as_of = as_of
         self._view: ClusterView | None = None
         self._dump_facts: dict[str, dict] | None = None
         self._cleanups: list[Callable[[], None]] = []
@@ -48,10 +61,11 @@ class Audit:
               probe_image: str, node_timeout: float, say: Say) -> "Audit":
         """Resolve target and inventory once. Raises KubeproofError with a one-line message."""
         profile = profiles.load(profile_path)
+        as_of = parse_as_of(options.as_of) if options.as_of else None
         workdir = Path(tempfile.mkdtemp(prefix="kubeproof-"))
         session = secrets.token_hex(3)
         audit = cls(options=options, profile=profile, target=Target("local", "localhost"),
-                    nodes=[], workdir=workdir, session=session, node_timeout=node_timeout)
+                    nodes=[], workdir=workdir, session=session, node_timeout=node_timeout, as_of=as_of)
         audit._cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
         try:
             audit.target = resolved = resolve_target(options, workdir, say)
@@ -102,11 +116,12 @@ class Audit:
 
     @classmethod
     def from_export(cls, data: dict) -> "Audit":
-        options = data["options"]
-        return cls(options=Options(**{**options, "hosts": tuple(options["hosts"])}),
+        options = Options(**{**data["options"], "hosts": tuple(data["options"]["hosts"])})
+        return cls(options=options,
                    profile=profiles.Profile(data["profile"]), target=Target.from_dict(data["target"]),
                    nodes=[NodeRef.from_dict(n) for n in data["nodes"]], workdir=Path(data["workdir"]),
-                   session=data["session"], node_timeout=data["node_timeout"])
+                   session=data["session"], node_timeout=data["node_timeout"],
+                   as_of=parse_as_of(options.as_of) if options.as_of else None)
 
     # -- what tests read ------------------------------------------------------------------
 
@@ -120,7 +135,36 @@ class Audit:
             else:
                 api = kube_client.api_client(self.target.kubeconfig, self.target.context)
                 self._view = ClusterView.live(api, cache=self.cache, context=self.target.context)
+            if self.as_of:
+                self._view.judge_as_of(self.as_of)
         return self._view
+
+    def moment(self) -> str | None:
+        """What "now" means for this audit when it is not the present moment, for the header."""
+        if self.as_of:
+            return f"every expiry and age is judged as of {self.as_of.strftime(STAMP)} (--as-of)"
+        if self.target.mode == "dump":
+            try:
+                taken = self.view.now()
+            except Unavailable:  # a kubectl dump without Nodes does not say when it was taken
+                return None
+            return (f"every expiry and age is judged as of the dump's date, {taken.strftime(STAMP)} "
+                    "(--as-of DATE for another)")
+        return None
+
+    def node_skip_reason(self) -> str | None:
+        """Why no node test can run, when one reason holds for every node; said once, not per test."""
+        if self.options.node_access == "none":
+            return "node tests disabled by --node-access none"
+        if not self.nodes:
+            return f"no nodes to audit in {self.target.describe()}"
+        if self.target.mode == "dump" and not self.dump_facts:
+            return (f"the dump holds no node facts ({self.target.dump}; `python -m kubeproof dump` "
+                    "records them)")
+        reasons = {ref.unavailable for ref in self.nodes}
+        if len(reasons) == 1 and "" not in reasons:
+            return f"no node reachable: {reasons.pop()}"
+        return None
 
     @property
     def dump_facts(self) -> dict[str, dict]:
@@ -139,11 +183,19 @@ class Audit:
         if ref.access == inventory.DUMP_ACCESS:
             if ref.name not in self.dump_facts:
                 raise Unavailable(f"the dump {self.target.dump} holds no facts for node {ref.name}")
-            return NodeFacts(self.dump_facts[ref.name])
+            return self._as_of(self.dump_facts[ref.name])
         data = self.cache.get_or_compute(f"facts-{ref.name}", lambda: self._gather(ref))
         if "error" in data:
             raise NodeUnreachable(ref.name, data["error"])
-        return NodeFacts(data)
+        return self._as_of(data)
+
+    def _as_of(self, data: dict) -> NodeFacts:
+        """The facts, with --as-of standing in for the moment they were gathered: node judges read
+        "now" from gathered_at. The real moment stays beside it as evidence."""
+        if self.as_of is None:
+            return NodeFacts(data)
+        return NodeFacts({**data, "gathered_at": self.as_of.strftime(STAMP),
+                          "gathered_at_really": data.get("gathered_at")})
 
     def _gather(self, ref: NodeRef) -> dict:
         from .nodes import gather, transport

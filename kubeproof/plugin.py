@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--nodes", metavar="LABEL_SELECTOR", help=HELP["nodes"])
     group.addoption("--allow-disruptive", metavar="CONTEXT",
                     help="allow disruptive scenarios on this context (must name the target)")
+    group.addoption("--as-of", metavar="DATE",
+                    help="judge every expiry and age as of DATE (2027-03-31 or 2027-03-31T12:00:00Z), to "
+                         "see what breaks by then (default: now; for a dump, the dump's date)")
     group.addoption("--profile", metavar="FILE",
                     help="thresholds overriding kubeproof/profile.yaml")
     group.addoption("--probe-image", default=DEFAULT_IMAGE, metavar="IMAGE", help=HELP["probe_image"])
@@ -104,7 +107,7 @@ def _options(config: pytest.Config) -> Options:
         kind_cluster=get("kind_cluster"), keep_cluster=get("keep_cluster"),
         from_dump=get("from_dump"), hosts=tuple(h for h in (hosts or "").split(",") if h),
         node_access=get("node_access"), nodes=get("nodes"), allow_disruptive=get("allow_disruptive"),
-        ssh_config=get("ssh_config", None), sudo=bool(get("sudo", False)),
+        ssh_config=get("ssh_config", None), sudo=bool(get("sudo", False)), as_of=get("as_of"),
     )
 
 
@@ -158,21 +161,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                             probe_image=config.getoption("probe_image"),
                             node_timeout=config.getoption("node_timeout"), say=_say(config))
         config.stash[AUDIT] = audit
-        config.stash[SKIP_REASONS] = _skip_reasons(audit, options)
+        config.stash[SKIP_REASONS] = _skip_reasons(audit, options, suites)
     except KubeproofError as exc:
         raise pytest.UsageError(f"kubeproof: {exc}") from None
 
 
-def _skip_reasons(audit: Audit, options: Options) -> dict[str, str]:
+def _skip_reasons(audit: Audit, options: Options, suites: set[str]) -> dict[str, str]:
     reasons = {}
     if not audit.target.has_cluster:
         reasons["cluster"] = f"no cluster: {audit.target.why_no_cluster}"
-    if options.node_access == "none":
-        reasons["node"] = "node tests disabled by --node-access none"
+    node_skip = audit.node_skip_reason()
+    if node_skip:
+        reasons["node"] = node_skip
     refusal = disruptive_refusal(audit.target, options.allow_disruptive)
     if refusal:
         reasons["scenario"] = refusal
-    return reasons
+    return {suite: why for suite, why in reasons.items() if suite in suites}  # said only if it applies
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -203,6 +207,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         count = len(audit.nodes)
         lines.append(f"kubeproof: {count} node{'s' * (count != 1)} ({', '.join(access)}): "
                      + ", ".join(n.name for n in audit.nodes))
+    moment = audit.moment()
+    if moment:
+        lines.append(f"kubeproof: {moment}")
     lines += [f"kubeproof: {suite} tests skip: {why}"
               for suite, why in config.stash[SKIP_REASONS].items()]
     return lines

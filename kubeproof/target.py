@@ -44,6 +44,7 @@ class Options:
     allow_disruptive: str | None = None
     ssh_config: str | None = None  # testinfra's --ssh-config and --sudo, for ssh node access
     sudo: bool = False
+    as_of: str | None = None  # judge expiries and ages as of this date instead of the target's now
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,60 @@ def test_a_mistyped_allow_disruptive_stops_the_run_before_any_probe_pod(
                                 "--allow-disruptive", "prod")
     one_line_error(result, "--allow-disruptive=prod does not match the target")
     assert {verb for verb, _, _ in replay.requests} <= {"get", "list"}, replay.requests
+
+
+def test_a_dump_without_node_facts_says_so_once_with_the_dumps_date(pytester: pytest.Pytester) -> None:
+    make_suites(pytester)
+    result = pytester.runpytest(f"--from-dump={HEALTHY}", "suite_node", "suite_cluster")
+    result.assert_outcomes(passed=2, skipped=2)  # a node test for each of the dump's two nodes
+    out = result.stdout.str()
+    assert ("kubeproof: every expiry and age is judged as of the dump's date, 2026-09-14T12:00:00Z "
+            "(--as-of DATE for another)") in out
+    assert "kubeproof: node tests skip: the dump holds no node facts" in out
+    assert "kubeproof: 2 node tests skipped: the dump holds no node facts" in out
+    assert "scenario tests skip" not in out, "scenarios are not part of this run"
+
+
+RECORDED_NODE = Path(__file__).parent / "data" / "nodes" / "kubeadm-node.gather.txt"
+CERTIFICATE_TESTS = ["tests_node/test_certificates.py", "tests_cluster/test_cluster_certificates.py"]
+
+
+@pytest.fixture
+def dump_with_node_pki(tmp_path: Path) -> Path:
+    """The healthy cluster, node cp-1's facts recorded on a kubeadm-shaped node (certificates
+    valid from 2026-11-21 for one year)."""
+    from kubeproof.nodes import gather
+
+    dump = tmp_path / "dump"
+    shutil.copytree(HEALTHY, dump)
+    facts = gather.parse(RECORDED_NODE.read_text())
+    facts.update(node="cp-1", gathered_at=facts["node_time"])
+    (dump / "nodes-facts").mkdir()
+    (dump / "nodes-facts" / "cp-1.json").write_text(json.dumps(facts))
+    return dump
+
+
+def _failing_certificate_tests(tmp_path: Path, dump: Path, *args: str) -> dict[str, str]:
+    """Test id -> message of every certificate test that failed."""
+    reports = tmp_path / f"reports{len(list(tmp_path.glob('reports*')))}"
+    subprocess.run([sys.executable, "-m", "pytest", *CERTIFICATE_TESTS, "-p", "no:randomly",
+                    f"--from-dump={dump}", "--nodes=kubernetes.io/hostname=cp-1", f"--report-dir={reports}",
+                    *args], cwd=REPO, capture_output=True, check=False)
+    doc = json.loads(next(reports.glob("*/audit.json")).read_text())
+    assert doc["summary"]["counts"]["passed"], "the certificate tests ran"
+    return {r["test"]: r["message"] for f in doc["failures"] for r in f["results"] if r["outcome"] == "failed"}
+
+
+def test_as_of_judges_every_expiry_at_that_date(tmp_path: Path, dump_with_node_pki: Path) -> None:
+    today = _failing_certificate_tests(tmp_path, dump_with_node_pki)
+    assert not [t for t in today if "expire" in today[t]], today
+    later = _failing_certificate_tests(tmp_path, dump_with_node_pki, "--as-of", "2027-12-01")
+    expired = {t.split("/")[0] for t, message in later.items() if "expired" in message}
+    # the node's PKI (one year from 2026-11-21) and the dump's own certificates are expired by then
+    assert expired == {"tests_node", "tests_cluster"}, later
+
+
+def test_as_of_that_is_no_date_is_one_line(pytester: pytest.Pytester) -> None:
+    make_suites(pytester)
+    one_line_error(pytester.runpytest(f"--from-dump={HEALTHY}", "--as-of", "next quarter"),
+                   "--as-of 'next quarter': not a date")

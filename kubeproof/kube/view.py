@@ -196,6 +196,10 @@ class ClusterView:
         """
         return self._now()
 
+    def judge_as_of(self, moment: datetime) -> None:
+        """Make `moment` this view's now() (--as-of): what expires or ages by then is judged so."""
+        self._now = lambda: moment
+
     def serving_certificate(self) -> ServingCertificate:
         """The certificate chain the API server presents over TLS: read once per session on a live
         cluster, as recorded in a kubeproof dump. Raises Unavailable when there is none to read."""
