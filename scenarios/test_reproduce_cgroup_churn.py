@@ -6,8 +6,9 @@ inject   on a worker, create and remove 5000 memory cgroups in one shell (mkdir/
 observe  right after rmdir the charged cgroups are dying: they still count against the 65535
          memory cgroup ids although their directories are gone — the reports' "mkdir: no space
          left on device" is this count reaching 65535 for good;
-judge    cgroups.dying_accumulation on facts gathered now flags more dying cgroups than the
-         profile allows; id_headroom judges the ids in use (how far from 65535);
+judge    cgroups.dying_accumulation on facts gathered now counts them, and flags more than the
+         profile allows on kernels before 4.8, which keep their ids; from 4.8 (73f576c04b94) it
+         passes; id_headroom judges the ids in use (how far from 65535);
 restore  the charge is freed and the node must return to its dying-cgroup baseline within 60 s
          (on the reports' kernels with kmem accounting it never did: that is the leak), the
          judges pass again, and the kubeproof-named parent cgroup is removed (journal).
@@ -48,13 +49,15 @@ def test_removed_memory_cgroups_are_released(scenario, profile, evidence):
         assert pinned >= charged - TOLERANCE, (f"only {pinned} more dying memory cgroups after removing "
                                                f"{charged} charged ones ({held})")
 
-    with scenario.phase("judge", f"dying_accumulation flags > {profile.dying_cgroups_max} dying cgroups"):
+    with scenario.phase("judge", "dying_accumulation counts them; before 4.8 it flags them"):
         facts = scenario.facts(node)
         while_pinned = judge.dying_accumulation(facts, profile.dying_cgroups_max)
         headroom = judge.id_headroom(facts, profile.memory_cgroups_max_percent)
         evidence.attach("judged while pinned", {"dying": while_pinned.judged, "headroom": headroom.judged})
         if while_pinned.skip:
             scenario.say(f"judge: dying_accumulation cannot judge this node: {while_pinned.skip}")
+        elif facts.kernel_version >= judge.KMEM_FIXED:  # ids freed at offline: counted, no failure
+            assert not while_pinned.problems and while_pinned.judged["dying"] >= pinned, while_pinned
         else:
             assert while_pinned.problems, f"dying_accumulation passed with {pinned}+ dying cgroups"
 

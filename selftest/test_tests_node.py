@@ -14,6 +14,7 @@ each would start its own fleet.
 from __future__ import annotations
 
 import json
+import platform
 import re
 import socket
 import tempfile
@@ -172,16 +173,19 @@ def test_this_host_gets_a_verdict_from_every_test(pytester: pytest.Pytester,
 
 
 @pytest.mark.skipif(not flawed_nodes.MEMORY_HIERARCHY.is_dir(), reason="needs the cgroup v1 memory hierarchy")
-def test_dying_memory_cgroups_fail_every_node_of_the_kernel(pytester: pytest.Pytester,
-                                                            selftest_profile: Callable[[], Path]) -> None:
+@pytest.mark.skipif(tuple(map(int, platform.release().split(".")[:2])) < (4, 8),
+                    reason="this host's kernel keeps dying cgroups' ids: there they are the failure")
+def test_dying_memory_cgroups_are_counted_and_no_failure_on_a_kernel_freeing_their_ids(
+        pytester: pytest.Pytester, selftest_profile: Callable[[], Path]) -> None:
+    """Real dying memory cgroups on this host, whose kernel (>= 4.8, 73f576c04b94) frees their ids:
+    the judge counts them and passes, as it must on every run whatever else churns cgroups."""
     with FileLock(str(HOST_CGROUPS_LOCK)):
         profile = selftest_profile()
-        planted = DYING_HEADROOM + 1000  # over the limit by 1000, whatever the host releases meanwhile
+        planted = DYING_HEADROOM + 1000
         with flawed_nodes.dying_memory_cgroups(planted):
             result = _run(pytester, ["local://"], profile, "-k", "dying_memory_cgroups")
     (((test, node), (outcome, message)),) = _outcomes(result).items()
-    assert (test, outcome) == ("test_dying_memory_cgroups_do_not_accumulate", "failed"), message
-    dying = int(re.search(r"  - (\d+) dying memory cgroups \(num_cgroups \d+ in /proc/cgroups - \d+ live "
-                          r"directories under /sys/fs/cgroup/memory\) > (\d+) maximum \(over by \d+\)",
-                          message)[1])
-    assert dying >= planted * 0.9, message  # the planted ones, give or take the host's own churn
+    assert (test, outcome) == ("test_dying_memory_cgroups_do_not_accumulate", "passed"), message
+    judged = json.loads(Evidence(pytester.path / "out" / "allure").read(test, node, "judged"))
+    assert judged["dying"] >= planted * 0.9, judged  # the planted ones, give or take the host's own churn
+    assert "frees a memory cgroup's id when it goes offline" in judged["reading"]

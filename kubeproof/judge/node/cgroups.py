@@ -1,9 +1,14 @@
 """Memory cgroups: the kmem accounting leak of old kernels, id headroom, and dying cgroups.
 
 000/003 (mkdir ... no space left on device) and 001 §1 (SLUB: Unable to allocate memory): with
-kernel memory accounting on, kernels before 4.x did not free a memory cgroup's id when its
+kernel memory accounting on, kernels before 4.8 did not free a memory cgroup's id when its
 directory was removed; after enough pod churn the 65535 ids ran out. 001 saw it on 3.13, still on
-4.2, and not after moving to 4.9.
+4.2, and not after moving to 4.9. Upstream fixed it in 4.8: commit 73f576c04b94 ("mm: memcontrol:
+fix cgroup creation failure after many small jobs") frees the id when the cgroup goes offline, so
+from 4.8 a dying cgroup holds memory, not an id: neither the dying count nor live-plus-dying
+against 65535 is the ENOSPC failure there, and only live memory cgroups can use up the ids. The
+judges below judge what can fail on the node's own kernel, so that their verdict does not move
+with the churn of whatever else runs on the node.
 
 The reports' test, "memory.kmem.slabinfo under kubepods is readable", means something only on those
 kernels: there, reading it fails with EIO unless kmem accounting was activated for the cgroup. On
@@ -18,7 +23,7 @@ from ..judgement import Findings, Judgement
 
 FAILURE_IDS = ("cgroup-kmem-leak",)  # the catalog entries this module's judges decide
 
-KMEM_FIXED = (4, 9)  # 001 §1: 3.13 leaked, 4.2 still did, 4.9 did not
+KMEM_FIXED = (4, 8)  # 73f576c04b94 frees the memcg id at offline (001 §1: 4.2 leaked, 4.9 did not)
 MEMORY_CGROUP_IDS = 65535  # the memory controller's id space (MEM_CGROUP_ID_MAX)
 NO_KMEM_LIMIT = 2 ** 63 - 4096  # memory.kmem.limit_in_bytes when no kmem limit was ever set (x86-64)
 SECTIONS = ("kernel", "cgroup-mounts", "proc-cgroups", "memory-cgroup-dirs", "cgroup-stat", "kmem")
@@ -82,18 +87,30 @@ def kmem_leak(facts: NodeFacts) -> Judgement:
     return found.verdict()
 
 
+def _frees_ids(facts: NodeFacts) -> bool:
+    return facts.kernel_version is not None and tuple(facts.kernel_version) >= KMEM_FIXED
+
+
 def id_headroom(facts: NodeFacts, max_percent: float) -> Judgement:
-    """Memory cgroups in use (live and dying) stay under max_percent of the 65535 ids."""
-    found = Findings(("proc-cgroups",), facts)
+    """Memory cgroup ids in use stay under max_percent of the 65535: live and dying ones before 4.8,
+    live ones from 4.8 (dying ones have freed theirs)."""
+    found = Findings(("kernel", "proc-cgroups", "memory-cgroup-dirs"), facts)
     memory = (facts.cgroup.get("controllers") or {}).get("memory")
     if not memory or not memory.get("enabled") or memory.get("num_cgroups") is None:
         return found.nothing("no memory cgroup controller enabled in /proc/cgroups")
+    dirs = facts.cgroup.get("memory_dirs") or {}
+    if _frees_ids(facts) and dirs.get("root") == "/" and dirs.get("count") is not None:
+        used, what = dirs["count"], f"live memory cgroups (directories under {dirs['path']}; kernel " \
+                                     f"{_release(facts)} frees a dying cgroup's id)"
+    else:
+        # /proc/cgroups counts dying cgroups too, and on cgroup v2 every cgroup of the hierarchy.
+        used, what = memory["num_cgroups"], "memory cgroups in use (live and dying, /proc/cgroups)"
     allowed = int(MEMORY_CGROUP_IDS * max_percent / 100)
-    used = memory["num_cgroups"]
-    found.judged.update(num_cgroups=used, allowed=allowed, limit=MEMORY_CGROUP_IDS, max_percent=max_percent)
+    found.judged.update(used=used, counted=what, num_cgroups=memory["num_cgroups"], allowed=allowed,
+                        limit=MEMORY_CGROUP_IDS, max_percent=max_percent, kernel=_release(facts))
     if used > allowed:
-        found.problems.append(f"{used} memory cgroups in use (live and dying, /proc/cgroups) > {allowed} "
-                              f"({max_percent:g}% of the {MEMORY_CGROUP_IDS} ids; over by {used - allowed})")
+        found.problems.append(f"{used} {what} > {allowed} ({max_percent:g}% of the {MEMORY_CGROUP_IDS} ids; "
+                              f"over by {used - allowed})")
     return found.verdict()
 
 
@@ -119,18 +136,27 @@ def dying(facts: NodeFacts) -> tuple[int, str] | None:
 
 
 def dying_accumulation(facts: NodeFacts, max_dying: int) -> Judgement:
-    """Removed memory cgroups are released instead of piling up as dying ones."""
-    found = Findings(("proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"), facts)
+    """Before 4.8, removed memory cgroups are released instead of piling up as dying ones holding ids.
+    From 4.8 the count is reported and is no failure: the ids are freed at offline (73f576c04b94)."""
+    found = Findings(("kernel", "proc-cgroups", "memory-cgroup-dirs", "cgroup-stat"), facts)
     counted = dying(facts)
-    found.judged.update(max_dying=max_dying, memory_dirs=facts.cgroup.get("memory_dirs"),
+    found.judged.update(max_dying=max_dying, kernel=_release(facts), memory_dirs=facts.cgroup.get("memory_dirs"),
                         stat=facts.cgroup.get("stat"))
+    if counted is not None:
+        found.judged.update(dying=counted[0], counted_as=counted[1])
+    if facts.kernel_version is None:
+        return found.nothing("the kernel release was not gathered")
+    if _frees_ids(facts):
+        found.judged["reading"] = (f"kernel {_release(facts)} frees a memory cgroup's id when it goes offline "
+                                   "(73f576c04b94, 4.8): dying cgroups hold memory until reclaimed, not ids, so "
+                                   "their count is not the ENOSPC failure")
+        return found.verdict()
     if counted is None:
         return found.nothing("dying memory cgroups cannot be counted here: no cgroup v2 "
                              "nr_dying_descendants, and the v1 memory hierarchy is not visible whole "
                              f"(mount root {(facts.cgroup.get('memory_dirs') or {}).get('root')})")
     count, how = counted
-    found.judged.update(dying=count, counted_as=how)
     if count > max_dying:
-        found.problems.append(f"{count} dying memory cgroups ({how}) > {max_dying} maximum "
-                              f"(over by {count - max_dying}): removed cgroups stay pinned by memory charged to them")
+        found.problems.append(f"{count} dying memory cgroups ({how}) > {max_dying} maximum (over by "
+                              f"{count - max_dying}): on kernel {_release(facts)} each keeps its memory cgroup id")
     return found.verdict()
