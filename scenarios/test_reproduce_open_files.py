@@ -6,8 +6,9 @@ inject   a best-effort pod on a worker whose shell lowers its nofile to 256 and 
 observe  the pod's child dies with "Too many open files" (EMFILE) while its parent shell, at the
          same limit, still opens files; the node's kubelet stays healthy and its kube-proxy and
          CNI pods keep running, unrestarted;
-judge    limits.daemon_nofile on facts gathered now flags kube-proxy at 1024 and passes (or flags
-         only what it flagged before) once the limit is back;
+judge    limits.daemon_nofile on facts gathered now does not flag kube-proxy for a soft limit of
+         1024 under an intact hard limit (it may raise it: the judge reads the hard limit; 001's
+         1024:1024 is proven by selftest/flawed_nodes.py), and judges as before once it is back;
 restore  kube-proxy's soft limit is set back; the namespace is deleted.
 """
 
@@ -71,11 +72,10 @@ def test_a_process_at_its_limit_gets_emfile_and_node_daemons_keep_working(scenar
         kubelet.wait_healthy(node, timeout=30)
         assert _critical_pods(cluster, name) == critical, "a kube-proxy or CNI pod restarted or was replaced"
 
-    with scenario.phase("judge", f"daemon_nofile flags kube-proxy at {DAEMON_LIMIT}"):
+    with scenario.phase("judge", f"daemon_nofile reads the hard limit: a soft {DAEMON_LIMIT} is no failure"):
         lowered = limits.daemon_nofile(scenario.facts(node), profile.nofile_min)
         evidence.attach("judged with kube-proxy lowered", lowered.judged)
-        assert any(f"kube-proxy (pid {proxy}) soft nofile {DAEMON_LIMIT}" in p for p in lowered.problems), \
-            lowered.problems
+        assert lowered.problems == before.problems, (before.problems, lowered.problems)
 
     with scenario.phase("restore", "kube-proxy's limit back; daemon_nofile as before"):
         journal.undo()

@@ -236,8 +236,8 @@ def test_unlimited_passes_and_nested_nodes_daemons_are_not_this_nodes():
     facts = node(processes=process(10, "kubelet", ["kubelet"], ("102400", "102400"))
                  + process(30, "calico-node", ["calico-node"], ("1024", "4096"), pidns="other"))
     assert limits.daemon_nofile(facts, 102400).problems == [
-        "calico-node (pid 30) soft nofile 1024 < 102400 minimum (short by 101376)",
-        "calico-node (pid 30) hard nofile 4096 < 102400 minimum (short by 98304)"]
+        "calico-node (pid 30) hard nofile 4096 < 102400 minimum (short by 98304): its soft limit (1024) cannot be "
+        "raised that far"]
 
 
 def test_conntrack_table_and_file_max():

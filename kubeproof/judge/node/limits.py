@@ -40,20 +40,26 @@ def _daemons(facts: NodeFacts) -> tuple[list[tuple[str, dict]], list[str]]:
 
 
 def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
-    """Soft and hard open-files limits of every node daemon at least minimum."""
+    """Every node daemon can have at least minimum files open: its hard limit, the ceiling it may
+    raise its soft limit to (Go daemons do so at start, Go >= 1.19), is at least minimum.
+
+    The soft limit alone is no failure: containerd 2.x no longer sets LimitNOFILE, so it and the
+    containers it starts run at systemd's default 1024:524288 and raise the soft limit as they need.
+    001 §4's 1024:1024 left no room to raise: that is what fails here.
+    """
     found = Findings(("processes",), facts)
     daemons, absent = _daemons(facts)
-    found.judged.update(minimum=minimum, absent=absent,
+    found.judged.update(minimum=minimum, judged="the hard limit (the soft limit can be raised up to it)",
+                        absent=absent,
                         daemons=[{"role": role, "comm": p["comm"], "pid": p["pid"], "nofile": p["nofile"],
                                   "node_pid_namespace": p["node_pid_namespace"]} for role, p in daemons])
     if not daemons:
         return found.nothing("none of the node daemons runs here: " + "; ".join(absent))
     for _, proc in daemons:
-        for kind in ("soft", "hard"):
-            value = proc["nofile"][kind]  # None: unlimited
-            if value is not None and value < minimum:
-                found.problems.append(f"{proc['comm']} (pid {proc['pid']}) {kind} nofile {value} < "
-                                      f"{minimum} minimum (short by {minimum - value})")
+        soft, hard = proc["nofile"]["soft"], proc["nofile"]["hard"]  # None: unlimited
+        if hard is not None and hard < minimum:
+            found.problems.append(f"{proc['comm']} (pid {proc['pid']}) hard nofile {hard} < {minimum} minimum "
+                                  f"(short by {minimum - hard}): its soft limit ({soft}) cannot be raised that far")
     return found.verdict()
 
 
