@@ -240,8 +240,8 @@ FLAWS: dict[str, Flaw] = {
         "livenessProbe is an unauthenticated HTTPS GET /livez on port 6443")}),
     "insecure-port": Flaw(_insecure_port, {"test_apiserver_probes_pass_its_authentication": (
         "--insecure-port=8080 serves the whole API without authentication",)}),
-    "desktop-sysctls": Flaw(_desktop_sysctls, {"test_kernel_tunables_meet_the_profile": (
-        "net.core.somaxconn 128 < 65535 minimum (short by 65407)",
+    "desktop-sysctls": Flaw(_desktop_sysctls, {"test_kernel_tunables_meet_what_the_node_runs": (
+        "net.core.somaxconn 128 < 65535 minimum (short by 65407) for the profile's node-wide minimum",
         "net.ipv4.ip_local_port_range 32768 60999 offers 28232 ports < 64511 minimum (short by 36279)")}),
     "pleg-systemd": Flaw(_pleg_systemd, {"test_systemd_is_not_a_known_bad_build": (
         "systemd package systemd-219-62.el7_6.6.x86_64 is systemd-219-62.el7_6.6",)}),

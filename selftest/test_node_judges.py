@@ -76,12 +76,12 @@ JUDGES = {
     "free": lambda f: eviction.free_space(f, 5),
     "in-effect": lambda f: eviction.in_effect(f),
     "nofile": lambda f: limits.daemon_nofile(f, 20000),
-    "file-max": lambda f: limits.file_max(f, 1048576),
+    "file-max": lambda f: limits.file_max(f, 1048576, 80),
     "sockets": lambda f: limits.socket_tables(f, 80),
     "hostname": lambda f: hostname.drift(f, node_object_name=None, access="docker://x"),
     "apiserver": lambda f: static_pods.apiserver_probe_and_auth(f),
     "systemd": lambda f: systemd.known_bad_build(f),
-    "sysctls": lambda f: sysctls.tunables(f, {"net.core.somaxconn": 65535}, 64511),
+    "sysctls": lambda f: sysctls.tunables(f, {"net.core.somaxconn": 65535}, 64511, None, {}, 0),
 }
 
 
@@ -246,7 +246,10 @@ def test_conntrack_table_and_file_max():
     facts = node(sysctl=sysctl)
     assert limits.socket_tables(facts, 80).problems == [
         "conntrack entries 250000 = 95% of net.netfilter.nf_conntrack_max 262144 > 80% maximum (209715; over by 40285)"]
-    assert limits.file_max(facts, 1048576).problems == ["fs.file-max 65536 < 1048576 minimum (short by 983040)"]
+    assert limits.file_max(facts, 1048576, 80).problems == ["fs.file-max 65536 < 1048576 minimum (short by 983040)"]
+    crowded = node(sysctl="fs/file-max:65536\nfs/file-nr:60000 0 65536\n")
+    assert limits.file_max(crowded, 0, 80).problems == [
+        "60000 files allocated (fs.file-nr) = 92% of fs.file-max 65536 > 80% maximum (52428; over by 7572)"]
 
 
 # -- hostname-drift --------------------------------------------------------------------------------
@@ -337,7 +340,9 @@ def test_known_bad_systemd_build(package, bad):
 
 def test_sysctls_absent_are_said_and_none_at_all_skips():
     minimums = {"net.core.somaxconn": 65535, "fs.inotify.max_user_watches": 524288}
-    judgement = sysctls.tunables(node(sysctl="net/core/somaxconn:4096\n"), minimums, 64511)
-    assert judgement.problems == ["net.core.somaxconn 4096 < 65535 minimum (short by 61439)"]
+    judgement = sysctls.tunables(node(sysctl="net/core/somaxconn:4096\n"), minimums, 64511, None, {}, 0)
+    assert judgement.problems == ["net.core.somaxconn 4096 < 65535 minimum (short by 61439) for the profile's "
+                                  "node-wide minimum"]
     assert judgement.judged["absent"] == ["fs.inotify.max_user_watches", "net.ipv4.ip_local_port_range"]
-    assert sysctls.tunables(node(sysctl=""), {"net.core.somaxconn": 1}, 1).skip.startswith("none of the sysctls")
+    assert sysctls.tunables(node(sysctl=""), {"net.core.somaxconn": 1}, 1, None, {}, 0).skip.startswith(
+        "none of the sysctls")

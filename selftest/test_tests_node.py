@@ -51,8 +51,10 @@ def selftest_profile(tmp_path: Path) -> Callable[[], Path]:
     The shipped profile (the field reports' values) except where this machine cannot comply:
     - nofile_min 20000: without CAP_SYS_RESOURCE no process here can have more (LAB-NOTES); the
       clean node's daemons get exactly that, the flawed one the 1024 of 001 §4.
-    - fs.file-max and the inotify limits are global to the kernel (not settable per container):
-      their minimums are the shipped ones or what this host has, whichever is lower.
+    - node-wide sysctl minimums, an explicit choice the shipped profile does not make: 004's
+      (somaxconn 65535, 64511 local ports), so that the clean node shows it meets them and the
+      desktop-sysctls node fails them; fs.file-max and the inotify limits are global to the kernel
+      (not settable per container): 004's values or what this host has, whichever is lower.
     - dying_cgroups_max: this host's dying memory cgroups now plus DYING_HEADROOM, if above the
       shipped 1000. The count is the kernel's, shared by every node container, and moves by
       hundreds: the clean node's verdict on it only shows the judge runs; the dying test plants
@@ -65,9 +67,10 @@ def selftest_profile(tmp_path: Path) -> Callable[[], Path]:
         num, live = flawed_nodes.memory_cgroup_counts() if flawed_nodes.MEMORY_HIERARCHY.is_dir() else (0, 0)
         values = {
             "nofile_min": flawed_nodes.HEALTHY_NOFILE,
-            "file_max_min": min(shipped.file_max_min, _host_value("fs.file-max")),
-            "sysctl_min": {key: min(minimum, _host_value(key)) for key, minimum in shipped.sysctl_min.items()
-                           if key.startswith("fs.")},
+            "file_max_min": min(shipped.ingress_sysctl_min["fs.file-max"], _host_value("fs.file-max")),
+            "sysctl_min": {key: (min(minimum, _host_value(key)) if key.startswith("fs.") else minimum)
+                           for key, minimum in shipped.ingress_sysctl_min.items()},
+            "local_port_range_min": shipped.ingress_local_port_range_min,
             "dying_cgroups_max": max(shipped.dying_cgroups_max, num - live + DYING_HEADROOM),
         }
         path = tmp_path / "selftest-profile.yaml"

@@ -13,7 +13,7 @@ def test_node_daemons_open_file_limits(node, profile, verdict):
 @pytest.mark.failure("nofile-exhaustion")
 @pytest.mark.failure("node-sysctls")
 def test_system_file_table(node, profile, verdict):
-    verdict.conclude(limits.file_max(node.facts, profile.file_max_min))
+    verdict.conclude(limits.file_max(node.facts, profile.file_max_min, profile.socket_table_max_percent))
 
 
 @pytest.mark.failure("nofile-exhaustion")

@@ -63,15 +63,22 @@ def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
     return found.verdict()
 
 
-def file_max(facts: NodeFacts, minimum: int) -> Judgement:
-    """fs.file-max, the system-wide open-file table, at least minimum."""
+def file_max(facts: NodeFacts, minimum: int, max_percent: float) -> Judgement:
+    """The system-wide open-file table: files allocated (fs.file-nr) at most max_percent of fs.file-max,
+    and fs.file-max at least minimum when the profile sets one."""
     found = Findings(("sysctl",), facts)
     value, in_use = facts.sysctl_ints("fs.file-max"), facts.sysctl_ints("fs.file-nr")
-    found.judged.update({"fs.file-max": value and value[0], "fs.file-nr": in_use, "minimum": minimum})
+    found.judged.update({"fs.file-max": value and value[0], "fs.file-nr": in_use, "minimum": minimum,
+                         "max_percent": max_percent})
     if value is None:
         return found.nothing("fs.file-max was not gathered")
     if value[0] < minimum:
         found.problems.append(f"fs.file-max {value[0]} < {minimum} minimum (short by {minimum - value[0]})")
+    allowed = int(value[0] * max_percent / 100)
+    if in_use and in_use[0] > allowed:
+        found.problems.append(f"{in_use[0]} files allocated (fs.file-nr) = {100 * in_use[0] / value[0]:.0f}% of "
+                              f"fs.file-max {value[0]} > {max_percent:g}% maximum ({allowed}; over by "
+                              f"{in_use[0] - allowed})")
     return found.verdict()
 
 
