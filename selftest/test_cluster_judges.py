@@ -242,9 +242,9 @@ def test_init_containers_count_and_the_apiserver_is_left_to_its_own_test():
     pod = one(view, "pods", "chinese-user-login-server-85dfc64db4-rnqfn")
     status = pod["status"]
     status["initContainerStatuses"], status["containerStatuses"] = status["containerStatuses"], []
-    assert len(workloads.crashing_containers([pod], 5).problems) == 1
+    assert len(workloads.crashing_containers([pod], view.now(), 24 * HOUR, 5).problems) == 1
     restarting = one(cluster("apiserver-anonymous-probe"), "pods", "kube-apiserver-cp-1")
-    assert workloads.crashing_containers([restarting], 5).problems == []
+    assert workloads.crashing_containers([restarting], view.now(), 24 * HOUR, 5).problems == []
 
 
 # --- namespaces -----------------------------------------------------------------------------------

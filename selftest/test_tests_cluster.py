@@ -121,7 +121,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "test_workloads.py::test_no_container_crashing": (
             "shop/english-readmanager2-76598ccd6b-4pch9 container english-readmanager2 on worker-1: CrashLoopBackOff "
             "(back-off 5m0s restarting failed container=english-readmanager2 pod=english-readmanager2-76598ccd6b-4pch9); "
-            "6 restarts (limit 5)",
+            "6 restarts (limit 5), the last ended",
             "shop/monitoring-grafana-762361155-p9vwj container grafana on worker-1: ImagePullBackOff",
             "shop/my-udp-rc-ld468 container udp-echo on worker-1: RunContainerError",
             "shop/chinese-user-login-server-85dfc64db4-rnqfn container chinese-user-login-server on worker-1: "
@@ -144,7 +144,7 @@ NEAR_MISSES = {
     "pleg-unhealthy": ("3m1.2s",),
     "namespace-stuck": ("namespace scratch",),
     "affinity-rollout-stall": ("shop/search",),
-    "workload-crashes": ("flaky-report",),
+    "workload-crashes": ("flaky-report", "veteran-batch"),
 }
 # Tests that may skip on a variant, with the reason they must give.
 NOT_INSTALLED = {

@@ -467,6 +467,9 @@ def workload_crashes(objects: Objects) -> Objects:
         # Five restarts is the limit, not past it; it runs now: not an offender.
         crashing_pod("flaky-report-7c9d8b6f5-wq2x8", "report", "registry.example.test/shop/report:2", "10.244.1.54", 5,
                      {"running": {"startedAt": healthy.stamp(ago(hours=5))}}, terminated("Error", 1, 301)),
+        # Twelve restarts, the last 90 days ago, running clean since: history, not an offender.
+        crashing_pod("veteran-batch-5b7f9c6d4-k8s2m", "batch", "registry.example.test/shop/batch:7", "10.244.1.55", 12,
+                     {"running": {"startedAt": healthy.stamp(ago(days=90))}}, terminated("OOMKilled", 137, 90 * 24 * 60)),
     ]
     return objects
 

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from .control_plane import is_apiserver
 from ..judgement import Findings, Judgement
-from .objects import container_statuses, name, namespace, ref
+from .objects import container_statuses, name, namespace, parse_time, ref, span, stamp
 
 FAILURE_IDS = ("workload-crashes", "nodefs-pressure")  # the catalog entries this module's judges decide
 
@@ -21,20 +23,26 @@ EPHEMERAL_STORAGE_MESSAGES = ("ephemeral local storage usage exceeds", "exceeded
                               "Usage of EmptyDir volume")
 
 
-def crashing_containers(pods: list[dict], restart_limit: int) -> Judgement:
-    """One finding per container stuck waiting, last killed for memory, or restarted past the limit.
+def crashing_containers(pods: list[dict], now: datetime, window: timedelta, restart_limit: int) -> Judgement:
+    """One finding per container failing now or lately: stuck waiting now (a reason above), killed for
+    memory now or within window, or restarted past the limit with its last termination within window.
 
+    restartCount is a lifetime count: a container that restarted a dozen times months ago and has
+    run clean since is history, not a crash (004's script reads the last termination's time too).
     kube-apiserver is left to apiserver-anonymous-probe, which judges its restarts with their cause.
     """
     found = Findings()
-    found.judged["pods_judged"] = len(pods)
+    found.judged.update(pods_judged=len(pods), now=stamp(now), window_hours=window.total_seconds() / 3600)
     for pod in pods:
         if is_apiserver(pod):
             continue
         for status in container_statuses(pod):
-            waiting = (status.get("state") or {}).get("waiting") or {}
-            killed = next((t for t in ((status.get("state") or {}).get("terminated"),
-                                       (status.get("lastState") or {}).get("terminated"))
+            state = status.get("state") or {}
+            waiting = state.get("waiting") or {}
+            last = (status.get("lastState") or {}).get("terminated") or {}
+            last_end = parse_time(last.get("finishedAt"))
+            recent = last_end is not None and last_end >= now - window
+            killed = next((t for t in (state.get("terminated"), last if recent else None)
                            if t and t.get("reason") == "OOMKilled"), None)
             restarts = status.get("restartCount", 0)
             problems = []
@@ -42,8 +50,9 @@ def crashing_containers(pods: list[dict], restart_limit: int) -> Judgement:
                 problems.append(f"{waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else ""))
             if killed:
                 problems.append(f"OOMKilled (exit {killed.get('exitCode')}) at {killed.get('finishedAt')}")
-            if restarts > restart_limit:
-                problems.append(f"{restarts} restarts (limit {restart_limit})")
+            if restarts > restart_limit and recent:
+                problems.append(f"{restarts} restarts (limit {restart_limit}), the last ended {last.get('finishedAt')}, "
+                                f"{span(now - last_end)} ago")
             if problems:
                 node = (pod.get("spec") or {}).get("nodeName") or "no node"
                 found.flag(
