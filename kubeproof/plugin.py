@@ -21,7 +21,7 @@ from .audit import Audit, AuditedNode
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
-from .report import document, render
+from .report import document, html, markdown
 from .report.records import Collector, node_param, test_data
 from .target import HELP, NODE_ACCESS, Options, disruptive_refusal
 from .verdict import Verdict
@@ -330,7 +330,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "failing": sorted({i for r in gating for i in r.failure_ids})})
     # Rendered before the directory exists, so a failure cannot leave an empty one behind.
     files = {"audit.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str),
-             "audit.md": render.markdown(doc), "audit.html": render.html(doc)}
+             "audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
     base = Path(config.getoption("report_dir") or config.rootpath / "reports")
     directory = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     directory.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -191,24 +192,146 @@ def test_diff_of_the_real_suite_counts_every_test_that_now_fails(tmp_path, varia
     assert {r["test"] for r in regressions} == failing
 
 
+READING_SUITE = '''
+import pytest
+from kubeproof.judge.judgement import Judgement
+
+@pytest.mark.failure("workload-crashes")
+def test_restarts(node, verdict):
+    verdict.conclude(Judgement(["shop/web-1 container web restarted 7 times > 5"], {"pods_judged": 3},
+        offenders=[{"namespace": "shop", "pod": "web-1", "node": "cp-1", "restartCount": 7, "limit": 5}]))
+
+@pytest.mark.failure("cert-expiry")
+def test_certificates(node, verdict):
+    verdict.conclude(Judgement(["/etc/kubernetes/pki/apiserver.crt expired"], {
+        "now": "2026-09-14T12:00:00Z",
+        "certificates": [{"subject": "CN=kube-apiserver", "issuer": "CN=kubernetes",
+                          "not_after": "2026-09-04T12:00:00Z", "places": ["/etc/kubernetes/pki/apiserver.crt"]}]}))
+
+@pytest.mark.failure("namespace-stuck")
+def test_skipped_for_one_reason(node):
+    pytest.skip("no namespace to judge on this node")
+
+@pytest.mark.failure("namespace-stuck")
+def test_skipped_for_the_same_reason(node):
+    pytest.skip("no namespace to judge on this node")
+'''
+
+
+class Page(HTMLParser):
+    """audit.html as a reader sees it: section order, text per section, links, tables."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.sections: list[str] = []
+        self.text: dict[str, str] = {}
+        self.links: list[str] = []
+        self.headers: list[list[str]] = [[]]
+        self._in_th = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+            self.text[attrs["id"]] = ""
+        elif tag == "a" and attrs.get("href", "").startswith("http"):
+            self.links.append(attrs["href"])
+        elif tag == "table":
+            self.headers.append([])
+        self._in_th = tag == "th"
+
+    def handle_data(self, data):
+        if self.sections:
+            self.text[self.sections[-1]] += data
+        if self._in_th:
+            self.headers[-1].append(data)
+
+
+def test_html_puts_what_to_fix_first_and_reads_without_json(pytester, dump) -> None:
+    pytester.makeini("[pytest]\nkubeproof_suites = suite_node:node\n")
+    (pytester.path / "suite_node").mkdir()
+    (pytester.path / "suite_node" / "test_reading.py").write_text(READING_SUITE)
+    reports = pytester.path / "out"
+    # both nodes: cp-1 has facts, worker-1 none (its tests skip for that reason)
+    pytester.runpytest(f"--from-dump={dump}", f"--report-dir={reports}").assert_outcomes(failed=2, skipped=6)
+    html = next(reports.glob("*/audit.html")).read_text()
+    page = Page(html)
+    catalog = catalogs.load()
+
+    # failures first, blocker before normal; then what passed or skipped
+    assert page.sections[:2] == ["cert-expiry", "workload-crashes"]
+    assert catalog["cert-expiry"].severity == "blocker" and catalog["workload-crashes"].severity == "normal"
+    # the remediation once per failure, not again under each failing test
+    for failure_id in ("cert-expiry", "workload-crashes"):
+        assert page.text[failure_id].count(catalog[failure_id].remediation) == 1, failure_id
+    # skipped tests: one line per reason, with the number of tests
+    stuck = page.text["namespace-stuck"]
+    assert stuck.count("no namespace to judge on this node") == 1, stuck
+    assert "2 tests: no namespace to judge on this node" in stuck
+    assert re.search(r"2 tests: the dump \S+ holds no facts for node worker-1", stuck), stuck
+    # evidence as tables: certificates by subject, issuer, notAfter, days left; offenders by object, node
+    assert ["where", "subject", "issuer", "notAfter", "days left"] in page.headers
+    assert "-10.0" in page.text["cert-expiry"], "days left computed from the judged moment"
+    assert ["object", "node", "restartCount", "limit"] in page.headers
+    assert "shop/web-1" in page.text["workload-crashes"]
+    assert not re.search(r'[{\[]\s*"', page.text["cert-expiry"] + page.text["workload-crashes"]), "no raw JSON"
+
+
+def test_html_links_every_field_report_to_its_source(pytester, dump) -> None:
+    _, directory = run(pytester, dump)
+    page = Page((directory / "audit.html").read_text())
+    zhihu = "https://zhuanlan.zhihu.com/p/343031257"
+    assert {zhihu, "https://tonybai.com/tag/k8s/", "https://xuchangwei.com/"} <= set(page.links)
+    assert "report 000" in page.text["cgroup-kmem-leak"] and "report 003" in page.text["cgroup-kmem-leak"]
+    assert "report 001: Kubernetes集群运维踩坑记录 (2018), §2 (no public link is known for this report)" in \
+        page.text["storage-driver"]
+    assert "seeds/" not in "".join(page.text.values()), "no path inside the repository stands for a source"
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def _cjk_families() -> set[str]:
+    """Font families installed with Chinese coverage (fontconfig's view, as Chromium's)."""
+    if shutil.which("fc-list") is None:
+        return set()
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return {name.strip() for line in listed.splitlines() for name in line.split(",")}
+
+
+def _screenshot(page: Path, shot: Path, profile: Path) -> bytes:
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
+                    "--window-size=1280,1400", page.as_uri()], capture_output=True, timeout=120)
+    return shot.read_bytes()
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
-def test_html_renders_its_summary_in_headless_chromium(pytester, dump, tmp_path) -> None:
+@pytest.mark.skipif(not _cjk_families(), reason="needs a CJK font: Debian's fonts-noto-cjk")
+def test_html_renders_its_summary_and_chinese_titles_in_headless_chromium(pytester, dump, tmp_path) -> None:
     _, directory = run(pytester, dump)
-    page = (directory / "audit.html").as_uri()
-    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
-    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, "--dump-dom", page],
-                         capture_output=True, text=True, timeout=120).stdout
+    page = directory / "audit.html"
+    html = page.read_text()
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert '<table id="summary">' in dom and "nofile-exhaustion" in dom and "FAIL" in dom
-    shot = tmp_path / "audit.png"
-    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", "--window-size=1280,900",
-                    page], capture_output=True, timeout=120)
-    png = shot.read_bytes()
+    # The report names its CJK faces itself, and one of them is installed.
+    stack = re.search(r"font:[^;]*?px/[\d.]+ ([^;}]*)", html).group(1)
+    named = {family.strip().strip('"') for family in stack.split(",")}
+    assert named & _cjk_families(), f"no installed CJK face in the font stack {stack}"
+    png = _screenshot(page, tmp_path / "audit.png", tmp_path / "profile")
     assert png.startswith(b"\x89PNG") and len(png) > 20_000, "a rendered summary, not a blank page"
+    # Drawn as glyphs, different Chinese text looks different; as missing-glyph boxes it would not.
+    # The first section holds Chinese titles (report 000's, 001's), inside the 1400 pixels shot.
+    assert CJK.search(html)
+    swapped = tmp_path / "swapped.html"
+    swapped.write_text(CJK.sub("口", html))
+    assert _screenshot(swapped, tmp_path / "swapped.png", tmp_path / "profile") != png
 
 
 ALLURE = shutil.which("allure")

@@ -1,0 +1,48 @@
+"""audit.md: the audit for a ticket or a wiki, in the order audit.html reads (what to fix first)."""
+
+from __future__ import annotations
+
+import json
+
+from . import reading
+from .document import OUTCOME_VERDICT
+from .reading import VERDICT_LABEL
+
+
+def markdown(doc: dict) -> str:
+    failures = reading.ordered(doc["failures"])
+    out = ["# kubeproof audit", "", reading.headline(doc), "", "## What to fix first", "",
+           "| failure | severity | verdict | tests |", "|---|---|---|---|"]
+    out += [f"| [{f['id']}](#{f['id']}) | {f['severity']} | {VERDICT_LABEL[f['verdict']]} | {reading.tally(f)} |"
+            for f in failures]
+    skips = reading.skip_reasons(doc)
+    if skips:
+        out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips.most_common()]
+    if doc["summary"]["nodes"]:
+        out += ["", "## Verdict per node", "", "| node | verdict | failing |", "|---|---|---|"]
+        for name, node in doc["summary"]["nodes"].items():
+            out.append(f"| {name} | {VERDICT_LABEL[node['verdict']]} | {', '.join(node['failing']) or '-'} |")
+    for f in failures:
+        out += ["", f"## {f['id']}", "", f"**{f['title']}** — severity {f['severity']} "
+                f"({f['severity_basis']}) — **{VERDICT_LABEL[f['verdict']]}**", "",
+                f"*In the field:* {f['root_cause']}", ""]
+        out += [f"*Source:* [{text}]({url})" if url else f"*Source:* {text}" for text, url in reading.sources(f)]
+        out += ["", "*Symptoms:* " + "; ".join(f"`{s}`" for s in f["symptoms"]), "",
+                f"*Remediation:* {f['remediation']}", ""]
+        for reason in ("no_assertion", "no_scenario"):
+            if f[reason]:
+                out += [f"*{reason.replace('_', ' ').capitalize()}:* {f[reason]}", ""]
+        groups = reading.grouped(f["results"])
+        for r in groups.failing:
+            out.append(f"- **{VERDICT_LABEL[OUTCOME_VERDICT[r['outcome']]]}** {r['subject']} — `{r['test']}`")
+            out += ["", "  ```", *[f"  {line}" for line in reading.without_remediation(r["message"]).splitlines()],
+                    "  ```"]
+            if r["evidence"]:
+                evidence = json.dumps(r["evidence"], indent=2, ensure_ascii=False, default=str)
+                out += ["", "  <details><summary>evidence</summary>", "", "  ```json",
+                        *[f"  {line}" for line in evidence.splitlines()], "  ```", "  </details>"]
+        if groups.passed:
+            out.append(f"- **PASS** {len(groups.passed)} test{'s' * (len(groups.passed) != 1)}: "
+                       + ", ".join(f"`{r['test']}`" for r in groups.passed))
+        out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}" for why, rs in groups.skipped.items()]
+    return "\n".join(out) + "\n"

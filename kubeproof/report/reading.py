@@ -1,0 +1,75 @@
+"""What a reader of an audit needs first, shared by audit.html and audit.md: failures worst first,
+each failure's results grouped (failing, passed, skipped by reason), a failing test's problems
+without the remediation its failure states once, and where each field report can be read."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..catalog import SEVERITIES
+
+VERDICT_LABEL = {"fail": "FAIL", "error": "ERROR", "pass": "PASS", "skip": "SKIPPED", "not-run": "NOT RUN"}
+READING_ORDER = ("fail", "error", "pass", "skip", "not-run")  # what to fix first
+REMEDIATION_PREFIX = "remediation ("  # Verdict.fail_if's closing lines, one per failure id
+
+
+def ordered(failures: list[dict]) -> list[dict]:
+    """Failing ids first, the most severe first; catalog order within a rank."""
+    return sorted(failures, key=lambda f: (READING_ORDER.index(f["verdict"]), SEVERITIES.index(f["severity"])))
+
+
+@dataclass
+class Grouped:
+    failing: list[dict] = field(default_factory=list)
+    passed: list[dict] = field(default_factory=list)
+    skipped: dict[str, list[dict]] = field(default_factory=dict)  # reason -> its results
+
+
+def grouped(results: list[dict]) -> Grouped:
+    groups = Grouped()
+    for result in results:
+        if result["outcome"] in ("failed", "error"):
+            groups.failing.append(result)
+        elif result["outcome"] == "passed":
+            groups.passed.append(result)
+        else:
+            groups.skipped.setdefault(result["message"] or "no reason given", []).append(result)
+    return groups
+
+
+def skip_reasons(doc: dict) -> Counter:
+    """Reason -> how many tests of the whole run skipped for it (each test once)."""
+    tests = {r["test"]: r for f in doc["failures"] for r in f["results"] if r["outcome"] == "skipped"}
+    return Counter(r["message"] or "no reason given" for r in tests.values())
+
+
+def without_remediation(message: str) -> str:
+    """A failing test's message without the remediation lines: the failure's section states it once."""
+    return "\n".join(line for line in message.splitlines() if not line.startswith(REMEDIATION_PREFIX))
+
+
+def sources(failure: dict) -> list[tuple[str, str]]:
+    """(text, url) per field report the failure comes from; url "" when the report has no public copy."""
+    out = []
+    for s in failure["sources"]:
+        text = f"report {s['report']}: {s['title']}" + (f", {s['section']}" if s["section"] else "")
+        out.append((text if s["url"] else text + " (no public link is known for this report)", s["url"]))
+    return out
+
+
+def headline(doc: dict) -> str:
+    target = (doc["target"] or {}).get("description", "no target")
+    counts = ", ".join(f"{n} {o}" for o, n in doc["summary"]["counts"].items())
+    gate = doc["gate"]
+    return (f"Target: {target}. Verdict: {VERDICT_LABEL[doc['summary']['verdict']]} ({counts}). "
+            f"Gate: fail on {gate['fail_on']} and above, exit status {gate['exit_status']}. "
+            f"Created {doc['created']} by kubeproof {doc['kubeproof_version']}.")
+
+
+def tally(failure: dict) -> str:
+    """"2 failed of 5 tests", or "3 tests"."""
+    results = failure["results"]
+    failing = sum(r["outcome"] in ("failed", "error") for r in results)
+    total = f"{len(results)} test{'s' * (len(results) != 1)}"
+    return f"{failing} failed of {total}" if failing else total
