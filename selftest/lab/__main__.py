@@ -1,0 +1,42 @@
+"""python -m selftest.lab up | env | down  (docs/lab.md)
+
+up    build what is missing, create the lab cluster, wait for it; last line: eval-able exports
+env   the exports without a cluster (kind, kubectl, the node image), building what is missing
+down  remove every lab cluster and what it left
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import build, cluster, nodeimage, pins
+
+
+def _prepare() -> None:
+    build.ensure_binaries()
+    nodeimage.ensure_node_image()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m selftest.lab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("up", "env", "down"))
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        removed = cluster.delete_all()
+        print(f"removed {len(removed)} lab cluster(s){': ' + ', '.join(removed) if removed else ''}")
+        return 0
+    _prepare()
+    if args.command == "env":
+        print(cluster.exports())
+        return 0
+    cluster.create()
+    cluster.wait_ready()
+    print(cluster.exports({"KUBECONFIG": str(cluster.KUBECONFIG),
+                           "KUBEPROOF_SELFTEST_CONTEXT": f"kind-{pins.CLUSTER}"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
