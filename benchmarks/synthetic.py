@@ -203,17 +203,25 @@ def _system(h: ModuleType) -> Iterator[dict]:
             yield obj
 
 
+def _with_slices(h: ModuleType, objects: Iterator[dict]) -> Iterator[dict]:
+    """The objects, each Endpoints followed by the EndpointSlice a control plane keeps beside it."""
+    for obj in objects:
+        yield obj
+        if obj["kind"] == "Endpoints":
+            yield h.endpoint_slice(obj)
+
+
 def cluster(count: int) -> Iterator[dict]:
     """The objects of a synthetic cluster of `count` nodes (at least 2), kind by kind as generated."""
     if count < 2:
         raise ValueError("a synthetic cluster has at least 2 nodes (cp-1 and worker-1)")
     names = node_names(count)
     h = builders(names)
-    yield from map(_finish, _system(h))
+    yield from map(_finish, _with_slices(h, _system(h)))
     for index, name in enumerate(names):
         yield _finish(_node(h, name, index))
     for daemon, image, command in DAEMONS:
         yield from map(_finish, h.node_daemon(daemon, image, command, [_suffix(daemon, n) for n in names]))
     for group in range(0, count, GROUP):
         members = list(enumerate(names))[group:group + GROUP]
-        yield from map(_finish, _tenant(h, group // GROUP, members))
+        yield from map(_finish, _with_slices(h, _tenant(h, group // GROUP, members)))

@@ -29,11 +29,12 @@ def _ready_addresses(endpoints: dict | None) -> int:
 def _judged(scenario, namespace: str) -> list[str]:
     view = scenario.view()
     ours = lambda objs: [o for o in objs if o["metadata"].get("namespace") == namespace]  # noqa: E731
-    services, endpoints = ours(view.list("services")), ours(view.list("endpoints"))
-    behind_ingress, _ = ingress_backends_without_endpoints(ours(view.list("ingresses.networking.k8s.io")),
-                                                           services, endpoints)
-    alone, _ = services_without_endpoints(services, endpoints)
-    return [f.problem for f in behind_ingress + alone]
+    services, pods, slices = (ours(view.list(kind))
+                              for kind in ("services", "pods", "endpointslices.discovery.k8s.io"))
+    behind_ingress = ingress_backends_without_endpoints(ours(view.list("ingresses.networking.k8s.io")), services,
+                                                        pods, None, slices)
+    alone = services_without_endpoints(services, pods, None, slices)
+    return behind_ingress.problems + alone.problems
 
 
 @pytest.mark.failure("service-no-endpoints")

@@ -16,6 +16,7 @@ from kubeproof.judge.cluster import (cluster_certificates, control_plane, critic
 from kubeproof.kube.view import ClusterView
 
 CLUSTERS = Path(__file__).parent / "data" / "clusters"
+SLICES = "endpointslices.discovery.k8s.io"
 HOUR = timedelta(hours=1)
 
 
@@ -298,17 +299,30 @@ def test_one_per_node_needs_hostname_and_its_own_pods():
 # --- services -------------------------------------------------------------------------------------
 
 def test_services_and_ingress_backends(healthy):
-    judgement = services.services_without_endpoints(healthy.list("services"), healthy.list("endpoints"))
+    pods, endpoints, slices = healthy.list("pods"), healthy.list("endpoints"), healthy.list(SLICES)
+    judgement = services.services_without_endpoints(healthy.list("services"), pods, endpoints, slices)
     assert judgement.problems == [] and judgement.judged["services_judged"] == 3  # `kubernetes` has no selector
     judgement = services.ingress_backends_without_endpoints(
-        healthy.list("ingresses.networking.k8s.io"), healthy.list("services"), healthy.list("endpoints"))
+        healthy.list("ingresses.networking.k8s.io"), healthy.list("services"), pods, endpoints, slices)
     assert judgement.problems == [] and judgement.judged["backends_judged"] == 1
     ingress = one(healthy, "ingresses.networking.k8s.io", "web")
     ingress["spec"]["defaultBackend"] = {"service": {"name": "gone", "port": {"number": 80}}}
     external = one(healthy, "services", "web")
     external["spec"] = {"type": "ExternalName", "externalName": "shop.example.test"}
-    assert services.ingress_backends_without_endpoints([ingress], [external], []).problems == [
+    assert services.ingress_backends_without_endpoints([ingress], [external], [], [], None).problems == [
         "Ingress shop/web routes default to Service shop/gone, which does not exist: 503"]
+
+
+@pytest.mark.parametrize("sources", [("endpoints", None), (None, SLICES), (None, None)],
+                         ids=["Endpoints", "EndpointSlices", "derived from pods"])
+def test_every_readiness_source_gives_the_same_verdict(sources):
+    """What the variant's Endpoints, its EndpointSlices and its pods (a kubectl dump's only source) say."""
+    view = cluster("service-no-endpoints")
+    endpoints, slices = (view.list(kind) if kind else None for kind in sources)
+    problems = services.services_without_endpoints(view.list("services"), view.list("pods"), endpoints,
+                                                   slices).problems
+    assert [p.split(" has ")[0] for p in problems] == ["Service shop/api (selector app=api)",
+                                                      "Service shop/worker-metrics (selector app=worker)"]
 
 
 # --- hostname drift -------------------------------------------------------------------------------

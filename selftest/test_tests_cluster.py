@@ -114,8 +114,8 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
             "Ingress shop/admin routes admin.example.test/ to Service shop/ingress-0d3b5a2e with no ready endpoints",
             "Ingress shop/admin routes admin.example.test/legacy to Service shop/legacy, which does not exist"),
         "test_services.py::test_services_with_selectors_have_ready_endpoints": (
-            "Service shop/api (selector app=api) has no ready endpoints (0 not ready)",
-            "Service shop/worker-metrics (selector app=worker) has no ready endpoints (2 not ready)"),
+            "Service shop/api (selector app=api) has no ready endpoints (0 not ready, from EndpointSlices)",
+            "Service shop/worker-metrics (selector app=worker) has no ready endpoints (2 not ready, from EndpointSlices)"),
     },
     "workload-crashes": {
         "test_workloads.py::test_no_container_crashing": (
@@ -347,7 +347,6 @@ def test_kubectl_cluster_info_dump_runs_with_the_kinds_it_lacks_skipped(pytester
         "test_namespaces.py::test_no_namespace_stuck_terminating": "does not contain namespaces",
         "test_namespaces.py::test_aggregated_apis_available": "does not contain apiservices",
         "test_services.py::test_ingress_backends_have_ready_endpoints": "does not contain ingresses",
-        "test_services.py::test_services_with_selectors_have_ready_endpoints": "does not contain endpoints",
         "test_node_registrations.py::test_calico_node_records_name_existing_nodes":
             "does not contain blockaffinities.crd.projectcalico.org",
     }

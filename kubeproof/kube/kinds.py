@@ -39,6 +39,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("events", "Event"),
     Kind("services", "Service"),
     Kind("endpoints", "Endpoints"),
+    Kind("endpointslices", "EndpointSlice", group="discovery.k8s.io"),  # what kube-proxy reads since 1.21
     Kind("secrets", "Secret"),
     Kind("configmaps", "ConfigMap"),
     Kind("daemonsets", "DaemonSet", group="apps"),

@@ -587,8 +587,28 @@ def source_objects() -> list[dict]:
     return objects
 
 
+def endpoint_slice(endpoints: dict) -> dict:
+    """The EndpointSlice the control plane keeps beside an Endpoints object (the endpointslice
+    controller for a Service with a selector, the mirroring controller for one without): the same
+    addresses, ready or not."""
+    meta = endpoints["metadata"]
+    result = obj("discovery.k8s.io/v1", "EndpointSlice", f"{meta['name']}-{uid('slice', meta['name'])[:5]}",
+                 meta["namespace"], labels={**meta.get("labels", {}), "kubernetes.io/service-name": meta["name"],
+                                            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"})
+    subsets = endpoints.get("subsets") or []
+    result["addressType"] = "IPv4"
+    result["endpoints"] = [{"addresses": [a["ip"]], "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                            **{k: a[k] for k in ("nodeName", "targetRef") if k in a}}
+                           for s in subsets for key, ready in (("addresses", True), ("notReadyAddresses", False))
+                           for a in s.get(key) or []]
+    result["ports"] = [{k: p[k] for k in ("name", "port", "protocol") if k in p} for s in subsets[:1] for p in s["ports"]]
+    return result
+
+
 def write(directory: Path, objects: list[dict], serving: ServingCertificate, description: str) -> Path:
-    """The dump of a cluster made of these objects and serving this certificate, taken at DUMPED."""
+    """The dump of a cluster made of these objects and serving this certificate, taken at DUMPED, with
+    an EndpointSlice beside every Endpoints object as a real control plane keeps them."""
+    objects = objects + [endpoint_slice(o) for o in objects if o["kind"] == "Endpoints"]
     view = ClusterView.from_objects(objects, description=description, context=CONTEXT, version=SERVER_VERSION,
                                     now=DUMPED, serving_certificate=serving)
     return write_dump(view, directory)
