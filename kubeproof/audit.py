@@ -50,6 +50,7 @@ class Audit:
         self.workdir, self.session, self.node_timeout = workdir, session, node_timeout
         self.cache = SessionCache(workdir / "cache")
         self.as_of = as_of
+        self.progress: Say | None = None  # the controller's (or CLI's) voice; workers stay silent
         self._view: ClusterView | None = None
         self._dump_facts: dict[str, dict] | None = None
         self._cleanups: list[Callable[[], None]] = []
@@ -67,6 +68,7 @@ class Audit:
         audit = cls(options=options, profile=profile, target=Target("local", "localhost"),
                     nodes=[], workdir=workdir, session=session, node_timeout=node_timeout, as_of=as_of)
         audit._cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        audit.progress = say
         try:
             audit.target = resolved = resolve_target(options, workdir, say)
             if resolved.created and not options.keep_cluster:
@@ -134,7 +136,8 @@ class Audit:
                 self._view = ClusterView.from_dump(self.target.dump)
             else:
                 api = kube_client.api_client(self.target.kubeconfig, self.target.context)
-                self._view = ClusterView.live(api, cache=self.cache, context=self.target.context)
+                self._view = ClusterView.live(api, cache=self.cache, context=self.target.context,
+                                              progress=self.progress)
             if self.as_of:
                 self._view.judge_as_of(self.as_of)
         return self._view

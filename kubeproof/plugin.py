@@ -143,6 +143,11 @@ def _say(config: pytest.Config):
     return lambda line: reporter.write_line(line)
 
 
+def _progress(config: pytest.Config):
+    """How far long steps got (a cluster created, probe pods started, LIST pages read): quiet under -q."""
+    return _say(config) if config.option.verbose >= 0 else lambda line: None
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's DSession starts the workers
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -159,7 +164,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         audit = Audit.start(options, profile_path=config.getoption("profile"),
                             want_nodes=bool(suites & {"node", "scenario"}),
                             probe_image=config.getoption("probe_image"),
-                            node_timeout=config.getoption("node_timeout"), say=_say(config))
+                            node_timeout=config.getoption("node_timeout"), say=_progress(config))
         config.stash[AUDIT] = audit
         config.stash[SKIP_REASONS] = _skip_reasons(audit, options, suites)
     except KubeproofError as exc:

@@ -402,3 +402,30 @@ def test_as_of_that_is_no_date_is_one_line(pytester: pytest.Pytester) -> None:
     make_suites(pytester)
     one_line_error(pytester.runpytest(f"--from-dump={HEALTHY}", "--as-of", "next quarter"),
                    "--as-of 'next quarter': not a date")
+
+
+def test_a_long_list_tells_pages_and_objects_so_far(kubeconfig: str) -> None:
+    from kubeproof.kube import client as kube_client
+    from kubeproof.kube.view import ClusterView
+
+    said: list[str] = []
+    view = ClusterView.live(kube_client.api_client(kubeconfig), page_size=2, progress=said.append,
+                            progress_every=2)
+    pods = view.list("pods")
+    pages = -(-len(pods) // 2)
+    assert pages >= 4, "the recorded cluster holds enough pods for several pages"
+    assert said[0] == "kubeproof: listing pods: 2 pages, 4 objects so far"
+    assert said[-1] == f"kubeproof: listed {len(pods)} pods in {pages} pages"
+    assert len(said) == pages // 2 + 1
+    view.list("nodes")  # one page: nothing to tell
+    assert len(said) == pages // 2 + 1
+
+
+def test_progress_is_quiet_under_q_but_errors_are_not(pytester: pytest.Pytester, kubeconfig: str) -> None:
+    make_suites(pytester)
+    args = (f"--kubeconfig={kubeconfig}", "--node-access", "pod", "suite_node")
+    loud = pytester.runpytest(*args)
+    assert "kubeproof: starting 2 probe pods" in loud.stdout.str()
+    quiet = pytester.runpytest(*args, "-q")
+    one_line_error(quiet, "cannot start probe pods")
+    assert "starting 2 probe pods" not in quiet.stdout.str() + quiet.stderr.str()

@@ -30,6 +30,8 @@ from .serving import ServingCertificate
 from .trimming import trim
 
 Fetch = Callable[[Kind], list[dict]]
+Progress = Callable[[str], None]
+PROGRESS_PAGES = 20  # a long LIST says how far it got every 20 pages (10,000 objects at 500 a page)
 
 
 def _shared(cache: SessionCache | None, key: str, compute: Callable[[], Any]) -> Any:
@@ -55,6 +57,19 @@ def pages(api: ApiClient, kind: Kind, page_size: int) -> Iterator[list[dict]]:
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
             return
+
+
+def _listed(api: ApiClient, kind: Kind, page_size: int, progress: Progress | None, every: int) -> list[dict]:
+    """A kind's items as the view keeps them, page by page; a LIST of several pages tells progress."""
+    kept: list[dict] = []
+    read = 0
+    for read, page in enumerate(pages(api, kind, page_size), 1):
+        kept += _kept(kind, page)
+        if progress and read % every == 0:
+            progress(f"kubeproof: listing {kind.name}: {read} pages, {len(kept):,} objects so far")
+    if progress and read > 1:
+        progress(f"kubeproof: listed {len(kept):,} {kind.name} in {read} pages")
+    return kept
 
 
 def _redacted(kind: Kind, items: Iterable[dict]) -> list[dict]:
@@ -107,15 +122,17 @@ class ClusterView:
 
     @classmethod
     def live(cls, api: ApiClient, *, page_size: int = 500, cache: SessionCache | None = None,
-             context: str | None = None) -> "ClusterView":
+             context: str | None = None, progress: Progress | None = None,
+             progress_every: int = PROGRESS_PAGES) -> "ClusterView":
         """A live cluster; with a cache, the first process to need a kind lists it for all workers.
 
         Each page is redacted and trimmed as it arrives, before anything is cached: no key or token,
-        and no field the assertions do not read, is written to the session cache.
+        and no field the assertions do not read, is written to the session cache. `progress`, when
+        given, hears how far a LIST of several pages got.
         """
         def fetch(kind: Kind) -> list[dict]:
             return _shared(cache, "list-" + kind.name,
-                           lambda: [item for page in pages(api, kind, page_size) for item in _kept(kind, page)])
+                           lambda: _listed(api, kind, page_size, progress, progress_every))
 
         @functools.cache  # one GET /version answers both version() and now()
         def version_and_clock() -> dict:

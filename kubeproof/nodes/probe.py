@@ -10,6 +10,8 @@ a killed run could not delete, and `python -m kubeproof cleanup` sweeps what is 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import shutil
 import time
 import urllib.parse
@@ -25,8 +27,10 @@ from ..kube import client as kube_client
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubeproof"}
 SESSION_LABEL = "kubeproof.io/session"
-DEFAULT_IMAGE = "busybox:1.36"
+# KUBEPROOF_PROBE_IMAGE: a mirror named once for every run (air-gapped clusters).
+DEFAULT_IMAGE = os.environ.get("KUBEPROOF_PROBE_IMAGE") or "busybox:1.36"
 LIFETIME_SECONDS = 3600
+PROGRESS_POLLS = 5  # while probe pods start, say how many are still awaited every 5 polls (~5 s)
 RBAC_FILE = Path(__file__).resolve().parent.parent / "rbac" / "node-probe.yaml"
 # Said wherever probe pods cannot be had: the two ways out.
 WAY_OUT = (f"grant the probe role (kubectl apply -f {RBAC_FILE}, binding your user) "
@@ -117,7 +121,11 @@ class ProbePods:
         self.created = True
         with ThreadPoolExecutor(max_workers=16) as pool:
             problems = dict(zip(nodes, pool.map(self._create, nodes)))
-        return self._await_running(problems, timeout)
+        started = time.monotonic()
+        problems = self._await_running(problems, timeout, say)
+        running = sum(not p for p in problems.values())
+        say(f"kubeproof: {running}/{len(nodes)} probe pods running after {time.monotonic() - started:.0f} s")
+        return problems
 
     def _create(self, node: str) -> str:
         try:
@@ -127,11 +135,17 @@ class ProbePods:
             return f"probe pod not created (create pods: {_refusal(exc)}): {WAY_OUT}"
         return ""
 
-    def _await_running(self, problems: dict[str, str], timeout: float) -> dict[str, str]:
+    def _await_running(self, problems: dict[str, str], timeout: float,
+                       say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
         waiting = {n for n, p in problems.items() if not p}
         deadline = time.monotonic() + timeout
         path = f"/api/v1/namespaces/{self.namespace}/pods"
-        while waiting and time.monotonic() < deadline:
+        for poll in itertools.count():
+            if not waiting or time.monotonic() >= deadline:
+                break
+            if poll and poll % PROGRESS_POLLS == 0:
+                say(f"kubeproof: waiting for {len(waiting)} of {len(problems)} probe pods to run "
+                    f"(image {self.image})")
             # Plain JSON, not V1Pod models: at 5,000 probe pods a poll would cost a second of CPU.
             listed = kube_client.get_json(self.api, path, [("labelSelector", f"{SESSION_LABEL}={self.session}")])
             for pod in (listed or {}).get("items", []):
