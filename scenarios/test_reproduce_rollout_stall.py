@@ -54,7 +54,7 @@ def test_required_anti_affinity_with_surge_stalls_the_rollout(scenario, evidence
     def judged() -> list[str]:
         view = scenario.view()
         mine = [d for d in view.list("deployments.apps") if d["metadata"].get("namespace") == namespace]
-        return stalling_rollouts(mine, view.list("nodes")).problems
+        return stalling_rollouts(mine, view.list("nodes"), view.list("pods")).problems
 
     with scenario.phase("inject", f"Deployment {APP} on {node}, then a rollout that must surge"):
         cluster.create(namespace, deployment)

@@ -291,7 +291,7 @@ def test_one_per_node_needs_hostname_and_its_own_pods():
                 "requiredDuringSchedulingIgnoredDuringExecution": [{**term, **change}]}}}}}}) is None
     roomy = copy.deepcopy(view.list("nodes")) + [one(view, "nodes", "worker-1")]
     roomy[-1]["metadata"]["name"] = roomy[-1]["metadata"]["labels"]["kubernetes.io/hostname"] = "worker-2"
-    judgement = rollouts.stalling_rollouts([room], roomy)  # 1 + surge 1 on 2 nodes: room enough
+    judgement = rollouts.stalling_rollouts([room], roomy, view.list("pods"))  # worker-2 has room for the surge
     assert judgement.problems == []
     assert judgement.judged["deployments_with_one_per_node"][0]["eligibleNodes"] == ["worker-1", "worker-2"]
 

@@ -91,7 +91,7 @@ def test_trimmed_fields_are_gone_from_the_view_and_the_cache(synthetic, tmp_path
     assert set(pod) == {"apiVersion", "kind", "metadata", "spec", "status"}
     assert set(pod["spec"]["containers"][0]) == set(READ["pods"]["spec"]["containers"]) - {"command", "startupProbe"}
     assert set(pod["status"]) == {"phase", "containerStatuses"}
-    assert set(kept["nodes"][0]["status"]) == {"conditions", "addresses", "nodeInfo"}
+    assert set(kept["nodes"][0]["status"]) == {"conditions", "addresses", "nodeInfo", "allocatable"}
     assert kept["daemonsets.apps"][0]["spec"]["template"]  # kinds that do not grow with the cluster: whole
 
 

@@ -107,7 +107,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "test_rollouts.py::test_rollouts_have_room_under_required_anti_affinity": (
             "Deployment shop/cache: 2 replicas with required anti-affinity on kubernetes.io/hostname need 2 nodes, "
             "1 eligible node (worker-1)",
-            "Deployment shop/callbreak-room-1: a rollout runs 1 + maxSurge 1 pods"),
+            "Deployment shop/callbreak-room-1: a rollout adds maxSurge 1 pod(s)"),
     },
     "service-no-endpoints": {
         "test_services.py::test_ingress_backends_have_ready_endpoints": (

@@ -34,14 +34,15 @@ Spec = dict[str, "Spec | bool"]  # keep these keys, each by its own spec; applie
 
 # A container of a pod or of a workload's pod template: its image identifies the component and the
 # Dashboard release, its command and args carry the flags judged, its restarting probes are judged
-# against the apiserver's authentication.
+# against the apiserver's authentication, its requests are counted against allocatable, its ports
+# tell an ingress controller on the node's network.
 CONTAINER: Spec = {"name": ALL, "image": ALL, "command": ALL, "args": ALL, "livenessProbe": ALL,
-                   "startupProbe": ALL}
+                   "startupProbe": ALL, "resources": ALL, "ports": ALL}
 # A pod's spec or a pod template's: where it runs or may run (node, selector, affinity, taints it
 # tolerates), its priority, its service account, its containers.
 POD_SPEC: Spec = {"nodeName": ALL, "nodeSelector": ALL, "affinity": ALL, "tolerations": ALL,
                   "priorityClassName": ALL, "priority": ALL, "serviceAccountName": ALL, "serviceAccount": ALL,
-                  "containers": CONTAINER, "initContainers": CONTAINER}
+                  "containers": CONTAINER, "initContainers": CONTAINER, "hostNetwork": ALL, "overhead": ALL}
 CONTAINER_STATUS: Spec = {"name": ALL, "image": ALL, "imageID": ALL, "ready": ALL, "restartCount": ALL,
                           "state": ALL, "lastState": ALL}
 POD_TEMPLATE: Spec = {"metadata": ALL, "spec": POD_SPEC}
@@ -52,7 +53,7 @@ READ: dict[str, Spec] = {
              "status": {"phase": ALL, "reason": ALL, "message": ALL, "containerStatuses": CONTAINER_STATUS,
                         "initContainerStatuses": CONTAINER_STATUS}},
     "nodes": {"spec": {"taints": ALL, "unschedulable": ALL},
-              "status": {"conditions": ALL, "addresses": ALL, "nodeInfo": ALL}},
+              "status": {"conditions": ALL, "addresses": ALL, "nodeInfo": ALL, "allocatable": ALL}},
     "endpoints": {"subsets": {"addresses": ADDRESS, "notReadyAddresses": ADDRESS}},
     "deployments.apps": {"spec": {"replicas": ALL, "paused": ALL, "strategy": ALL, "selector": ALL,
                                   "template": POD_TEMPLATE}},

@@ -3,7 +3,8 @@ taints and tolerations, and which nodes a pod template may land on.
 
 Semantics follow k8s.io/apimachinery (LabelSelector), k8s.io/component-helpers scheduling/corev1
 (node selector terms, ToleratesTaint) and the scheduler's TaintToleration filter, which only
-considers NoSchedule and NoExecute taints. Resources (requests against allocatable) are not modelled.
+considers NoSchedule and NoExecute taints. Resources (requests against allocatable) are counted where
+they matter, in rollouts.py.
 """
 
 from __future__ import annotations
