@@ -219,7 +219,7 @@ KUBELET_CONFIG = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "Kubele
                   "cgroupDriver": "systemd", "rotateCertificates": False, "evictionHard": {}}
 # GNU sleep rejects --config=..., so the stand-in kubelet is a script: its comm is the script's
 # name, its argv ["/bin/sh", "/usr/local/bin/kubelet", flags...].
-FAKE_KUBELET = "#!/bin/sh\nsleep infinity &\nwait\n"
+FAKE_KUBELET = '#!/bin/sh\n[ "$1" = --version ] && exec echo "Kubernetes v1.32.4"\nsleep infinity &\nwait\n'
 KUBEADM_FLAGS = ('KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run/containerd/containerd.sock'
                  ' --pod-infra-container-image=registry.k8s.io/pause:3.9"\n')
 APISERVER_MANIFEST = {"apiVersion": "v1", "kind": "Pod",
@@ -267,10 +267,19 @@ def _plant_pki(name: str) -> tuple[dict, dict, list[bytes]]:
                   "users": [{"name": "admin", "user": {
                       "client-certificate-data": base64.b64encode(pem(admin)).decode(),
                       "client-key-data": base64.b64encode(key_pem(admin_key)).decode()}}]}
+    # k3s (Rancher's embedded one in 004): its server CA and the kubelet's client certificate.
+    k3s_ca, k3s_ca_key = _mint("k3s-server-ca", ca=True, days=3650)
+    k3s_kubelet, _ = _mint("system:node:node-a", issuer=(k3s_ca, k3s_ca_key), usage="client")
     file_certs = {"/etc/kubernetes/pki/ca.crt": ca, "/etc/kubernetes/pki/apiserver.crt": apiserver,
                   "/etc/kubernetes/pki/etcd/ca.crt": etcd_ca,
-                  "/var/lib/kubelet/pki/kubelet-client-current.pem": kubelet}
+                  "/var/lib/kubelet/pki/kubelet-client-current.pem": kubelet,
+                  "/var/lib/rancher/k3s/server/tls/server-ca.crt": k3s_ca,
+                  "/var/lib/rancher/k3s/agent/client-kubelet.crt": k3s_kubelet}
     files = {path: pem(cert) for path, cert in file_certs.items()}
+    # An image's CA bundle deep in k3s' containerd store: not the node's PKI, never read.
+    files["/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/1/fs/etc/ssl/"
+          "certs/image-ca.pem"] = pem(etcd_ca)
+    files["/var/lib/rancher/k3s/server/tls/server-ca.key"] = key_pem(k3s_ca_key)
     files.update({
         "/etc/kubernetes/pki/ca.key": key_pem(ca_key),
         "/etc/kubernetes/pki/apiserver.key": key_pem(apiserver_key),
@@ -283,7 +292,7 @@ def _plant_pki(name: str) -> tuple[dict, dict, list[bytes]]:
     })
     for path, data in files.items():
         nodeimage.put_file(name, path, data, 0o600)
-    keys = [key_pem(k) for k in (ca_key, apiserver_key, etcd_ca_key, admin_key, kubelet_key)]
+    keys = [key_pem(k) for k in (ca_key, apiserver_key, etcd_ca_key, admin_key, kubelet_key, k3s_ca_key)]
     return file_certs, {"certificate-authority-data": ca, "client-certificate-data": admin}, keys
 
 
@@ -319,6 +328,8 @@ def test_docker_node_kubelet_limits_flags_and_config(planted):
                                            "hostname-override": ["node-a"],
                                            "node-labels": ["zone=a", "disk=ssd"]}
     assert planted.facts.kubelet["hostname_override"] == "node-a"
+    assert kubelet["flags"] == planted.facts.kubelet_flags  # parsed at gather time, for every daemon
+    assert planted.facts.kubelet_version == (1, 32, 4)  # what `kubelet --version` answered
     assert planted.facts.kubelet_config == KUBELET_CONFIG
     assert planted.facts.kubelet["configured_flags"] == {"/var/lib/kubelet/kubeadm-flags.env": {
         "container-runtime-endpoint": ["unix:///run/containerd/containerd.sock"],

@@ -18,3 +18,8 @@ def test_kubelet_rotates_its_client_certificate(node, verdict):
 @pytest.mark.failure("cert-expiry")
 def test_cluster_signing_duration_is_bounded(node, profile, verdict):
     verdict.conclude(static_pods.signing_duration(node.facts, profile.cert_signing_max_days))
+
+
+@pytest.mark.failure("cert-expiry")
+def test_etcd_and_the_front_proxy_keep_their_own_cas(node, verdict):
+    verdict.conclude(certs.ca_separation(node.facts))

@@ -25,7 +25,11 @@ SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_
 fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
 net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
 FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
-PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki'
+PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /var/lib/rancher/k3s/server/tls
+/var/lib/rancher/rke2/server/tls'
+# k3s/RKE2 (and Rancher's embedded k3s, 004) keep the kubelet's certificates at the top of agent/,
+# beside containerd's state: only that level is read, never the image store below it.
+AGENT_PKI_DIRS='/var/lib/rancher/k3s/agent /var/lib/rancher/rke2/agent'
 
 section() {
 	name=$1
@@ -199,13 +203,17 @@ disk_free() {
 
 certificates() {
 	dirs=$(existing $PKI_DIRS)
-	[ -n "$dirs" ] || return 1 # find without a directory would search the working directory
-	emit cert_blocks $(find $dirs \( -name '*.crt' -o -name '*.pem' \) ! -name '*-key.pem' | sort)
+	agent=$(existing $AGENT_PKI_DIRS)
+	[ -n "$dirs$agent" ] || return 1 # find without a directory would search the working directory
+	emit cert_blocks $( (
+		[ -z "$dirs" ] || find $dirs \( -name '*.crt' -o -name '*.pem' \) ! -name '*-key.pem'
+		[ -z "$agent" ] || find $agent -maxdepth 1 \( -name '*.crt' -o -name '*.pem' \) ! -name '*-key.pem'
+	) | sort)
 }
 
 kubeconfig_certificates() {
 	grep -H -E '^[[:space:]]*(client-certificate-data|certificate-authority-data):' \
-		$(existing /etc/kubernetes/*.conf /var/lib/kubelet/kubeconfig)
+		$(existing /etc/kubernetes/*.conf /var/lib/kubelet/kubeconfig /etc/rancher/k3s/k3s.yaml /etc/rancher/rke2/rke2.yaml)
 }
 
 # The installed kubelet's version ("Kubernetes v1.32.4"): which eviction defaults and which

@@ -1,11 +1,12 @@
-"""Certificates on a node: how long each stays valid, the kubelet's identity, its rotation.
+"""Certificates on a node: how long each stays valid, the kubelet's identity, its rotation, and
+whether etcd and the front proxy keep CAs of their own.
 
-000 §2 and 004: kubeadm's one-year certificates expired and the API went dark with "x509:
-certificate has expired or is not yet valid". Every certificate gathered counts (kubeadm PKI,
-etcd/, front-proxy, those embedded in /etc/kubernetes/*.conf, the kubelet's under
-/var/lib/kubelet/pki) except the kubelet's superseded rotations: once kubelet-client-current.pem
-exists, the older kubelet-client-<date>.pem files beside it are history, not in use.
-"""
+000 §2 and 004: kubeadm's one-year certificates (Rancher's embedded k3s ones in 004) expired and the
+API went dark with "x509: certificate has expired or is not yet valid". Every certificate gathered
+counts (kubeadm PKI, etcd/, front-proxy, those embedded in /etc/kubernetes/*.conf, the kubelet's under
+/var/lib/kubelet/pki, k3s/RKE2's under /var/lib/rancher/*/server/tls and agent/) except the kubelet's
+superseded rotations: once kubelet-client-current.pem exists, the older kubelet-client-<date>.pem
+files beside it are history, not in use."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import re
 from datetime import datetime, timedelta
 
 from ...nodes.facts import NodeFacts
+from ..cluster import control_plane
+from ..cluster.objects import flags
 from . import kubelet
 from ..judgement import Findings, Judgement
 from ..cluster.objects import parse_time, span
@@ -53,8 +56,9 @@ def horizon(facts: NodeFacts, horizon_days: int) -> Judgement:
                         superseded_not_judged=superseded, certificates=[])
     if not certs:
         return found.nothing("no Kubernetes PKI on this node: no certificate under /etc/kubernetes/pki, "
-                             "/etc/kubernetes/ssl or /var/lib/kubelet/pki, none embedded in "
-                             "/etc/kubernetes/*.conf or /var/lib/kubelet/kubeconfig")
+                             "/etc/kubernetes/ssl, /var/lib/kubelet/pki or k3s/RKE2's /var/lib/rancher/*/"
+                             "{server/tls,agent}, none embedded in /etc/kubernetes/*.conf, "
+                             "/var/lib/kubelet/kubeconfig or /etc/rancher/*/*.yaml")
     if now is None:
         return found.nothing("the facts carry no gathering time to measure validity from")
     # One certificate can sit in several places (the CA in ca.crt and in every kubeconfig): one line.
@@ -120,4 +124,56 @@ def rotation(facts: NodeFacts) -> Judgement:
         certificate = identity[1] if identity else "its client certificate"
         found.problems.append(f"kubelet client certificate rotation is off: {source}; {certificate} "
                               f"will expire without renewal")
+    return found.verdict()
+
+
+CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"  # kubeadm's, the apiserver's --client-ca-file by default
+FRONT_PROXY_CA = "/etc/kubernetes/pki/front-proxy-ca.crt"
+
+
+def _identity(facts: NodeFacts, path: str) -> tuple | None:
+    """(issuer, serial, subject) of the first certificate in the file at path, None if not gathered."""
+    cert = next((c for c in facts.certificates if c["path"] == path and "error" not in c), None)
+    return (cert["issuer"], cert["serial"], cert["subject"]) if cert else None
+
+
+def _manifest_flags(facts: NodeFacts, component: str) -> tuple[str, dict[str, str]] | None:
+    """(manifest path, flags of its container) of the first static pod running component."""
+    for path, pod in sorted(facts.static_pods.items()):
+        if isinstance(pod, dict) and control_plane.component_pods([pod], component):
+            return path, flags(control_plane.main_container(pod, component))
+    return None
+
+
+def ca_separation(facts: NodeFacts) -> Judgement:
+    """etcd and the front proxy keep CAs of their own (000's ten-year fix merged them into the cluster
+    CA): etcd trusting the cluster CA takes any certificate the cluster signs (any approved CSR) as an
+    etcd client, the whole datastore; the front-proxy CA being the cluster CA lets any such certificate
+    assert any user to the apiserver through the aggregation layer's X-Remote-User headers."""
+    found = Findings(("static-pods", "certificates"), facts)
+    apiserver, etcd = _manifest_flags(facts, "kube-apiserver"), _manifest_flags(facts, "etcd")
+    if apiserver is None and etcd is None:
+        return found.nothing("not a control-plane node: no kube-apiserver or etcd static pod manifest in "
+                             "/etc/kubernetes/manifests")
+    cluster_ca = (apiserver[1] if apiserver else {}).get("client-ca-file", CLUSTER_CA)
+    identity = _identity(facts, cluster_ca)
+    found.judged.update(cluster_ca=cluster_ca, trusted={})
+    if identity is None:
+        return found.nothing(f"the cluster CA {cluster_ca} was not gathered")
+    trusted = []
+    if etcd:
+        trusted += [(f"{etcd[0]} --{flag}", etcd[1][flag], "etcd takes every certificate the cluster CA signs (any "
+                     "approved CSR) as a client or peer: the whole datastore")
+                    for flag in ("trusted-ca-file", "peer-trusted-ca-file") if flag in etcd[1]]
+    front_proxy = (f"{apiserver[0]} --requestheader-client-ca-file", apiserver[1]["requestheader-client-ca-file"]) \
+        if apiserver and "requestheader-client-ca-file" in apiserver[1] else (FRONT_PROXY_CA, FRONT_PROXY_CA)
+    trusted.append((*front_proxy, "any certificate the cluster CA signs may act as the front proxy and assert "
+                    "any user through the X-Remote-User headers"))
+    for where, path, why in trusted:
+        found.judged["trusted"][where] = path
+        if path != cluster_ca and _identity(facts, path) != identity:
+            continue
+        same = "is" if path == cluster_ca else "holds the same certificate as"
+        found.problems.append(f"{where}: {path} {same} the cluster CA {cluster_ca}: {why} (000's merged CAs); "
+                              "restore its own CA (kubeadm init phase certs etcd-ca / front-proxy-ca)")
     return found.verdict()
