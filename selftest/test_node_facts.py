@@ -225,7 +225,10 @@ KUBEADM_FLAGS = ('KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///run
 APISERVER_MANIFEST = {"apiVersion": "v1", "kind": "Pod",
                       "metadata": {"name": "kube-apiserver", "namespace": "kube-system"},
                       "spec": {"containers": [{"name": "kube-apiserver", "command": [
-                          "kube-apiserver", "--anonymous-auth=false", "--insecure-port=0"]}]}}
+                          "kube-apiserver", "--anonymous-auth=false", "--insecure-port=0",
+                          "--authentication-config=/etc/kubernetes/authentication-config.yaml"]}]}}
+AUTHENTICATION_CONFIG = {"apiVersion": "apiserver.config.k8s.io/v1beta1", "kind": "AuthenticationConfiguration",
+                         "anonymous": {"enabled": True, "conditions": [{"path": "/livez"}, {"path": "/readyz"}]}}
 # The field reports' storage flaw, and registry credentials that must not leave the node.
 DAEMON_JSON = {"storage-driver": "devicemapper", "log-driver": "json-file"}
 CONTAINERD_CONFIG = """version = 2
@@ -394,9 +397,13 @@ def test_gather_under_chroot_sees_the_mounted_root(planted):
               "/host/etc/kubernetes/manifests/kube-apiserver.yaml")
     nodeimage.docker("exec", "-i", planted.name, "sh", "-c", script,
                      input=yaml.safe_dump(APISERVER_MANIFEST).encode())
+    nodeimage.put_file(planted.name, "/host/etc/kubernetes/authentication-config.yaml",
+                       yaml.safe_dump(AUTHENTICATION_CONFIG).encode())
     host = transport.open_host(f"docker://{planted.name}")
     chrooted = NodeFacts(gather.gather(host, planted.name, root="/host"))
     assert chrooted.static_pod("kube-apiserver.yaml") == APISERVER_MANIFEST
+    # the file its --authentication-config names, read beside it
+    assert chrooted.apiserver_auth_configs == {"/etc/kubernetes/authentication-config.yaml": AUTHENTICATION_CONFIG}
     assert NodeFacts(gather.gather(host, planted.name)).static_pods == {}
     assert chrooted.hostname == "kp-node-a"
     assert chrooted.process("kubelet")[0]["nofile"] == {"soft": 1024, "hard": 1024}

@@ -76,8 +76,8 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "apiserver-anonymous-probe": {
         "test_apiserver_probes.py::test_apiserver_probes_work_under_its_authentication": (
-            "kube-system/kube-apiserver-cp-1: --anonymous-auth=false, but its livenessProbe is an "
-            "unauthenticated HTTPS GET /livez",),
+            "kube-system/kube-apiserver-cp-1: --anonymous-auth=false: anonymous requests are refused, but its "
+            "livenessProbe is an unauthenticated HTTPS GET /livez",),
         "test_apiserver_probes.py::test_apiserver_is_not_restarting": (
             "kube-system/kube-apiserver-cp-1 container kube-apiserver restarted 23 times (limit 5)",),
     },

@@ -140,6 +140,11 @@ class NodeFacts:
     def static_pods(self) -> dict[str, Any]:
         return self._get("static_pods") or {}
 
+    @property
+    def apiserver_auth_configs(self) -> dict[str, Any]:
+        """{path: parsed AuthenticationConfiguration} named by kube-apiserver's --authentication-config."""
+        return self._get("apiserver_auth_configs") or {}
+
     def static_pod(self, name: str) -> Any:
         """A parsed manifest by file name ("kube-apiserver.yaml") or full path, or None."""
         pods = self.static_pods

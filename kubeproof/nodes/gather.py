@@ -61,6 +61,8 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
   systemd         {version: 252 or None, version_line: str or None, package: "systemd-219-62.el7_6.6
                    .x86_64" (rpm -q) or "systemd-252.22-1~deb12u1" (dpkg), or None}
   static_pods     {"/etc/kubernetes/manifests/kube-apiserver.yaml": parsed manifest, ...}
+  apiserver_auth_configs {path: parsed AuthenticationConfiguration} of the files the manifests'
+                  --authentication-config name
   parse_errors    {"kubelet-config /var/lib/kubelet/config.yaml": "message", ...}
   raw             {section: {output: str, rc: int}}: gather.sh's output, the evidence users see
 """
@@ -143,6 +145,8 @@ def parse(raw_text: str) -> dict:
         "systemd": _systemd(raw),
         "static_pods": {path: _load(text, yaml.safe_load, f"static-pods {path}", errors)
                         for path, text in _items(_out(raw, "static-pods")).items()},
+        "apiserver_auth_configs": {path: _load(text, yaml.safe_load, f"apiserver-auth-config {path}", errors)
+                                   for path, text in _items(_out(raw, "apiserver-auth-config")).items()},
         "parse_errors": errors,
         "raw": raw,
     }

@@ -261,6 +261,12 @@ systemd_package() {
 	dpkg-query -W -f='${Package}-${Version}\n' systemd
 }
 
+# The AuthenticationConfiguration files kube-apiserver manifests name (--authentication-config).
+auth_config_paths() {
+	sed -n -E 's/.*--authentication-config[= ]"?([^" ]+)"?.*/\1/p' /etc/kubernetes/manifests/*.yaml \
+		/etc/kubernetes/manifests/*.yml 2>/dev/null | sort -u
+}
+
 DAEMON_PIDS=$(find_daemons)
 
 printf '@@kubeproof-gather 1\n'
@@ -291,6 +297,7 @@ section docker-root docker_root
 section containerd-snapshots containerd_snapshots
 section systemd-version systemd_version
 section systemd-package systemd_package
+section apiserver-auth-config emit redact $(auth_config_paths)
 section static-pods emit redact /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml \
 	/etc/kubernetes/manifests/*.json
 printf '@@kubeproof-gather-end\n'

@@ -36,8 +36,10 @@ def main_container(pod: dict, component: str) -> dict:
                 found[0])
 
 
-def _unauthenticated_health_probe(container: dict) -> tuple[str, dict] | None:
-    """The first restarting probe that GETs a health path over HTTPS without an Authorization header."""
+def _unauthenticated_health_probes(container: dict) -> list[tuple[str, dict, str]]:
+    """(kind, httpGet, path) of the restarting probes that GET a health path over HTTPS without an
+    Authorization header: what the kubelet sends as an anonymous request."""
+    found = []
     for kind in RESTARTING_PROBES:
         get = (container.get(kind) or {}).get("httpGet")
         if not get or (get.get("scheme") or "HTTP").upper() != "HTTPS":
@@ -45,30 +47,55 @@ def _unauthenticated_health_probe(container: dict) -> tuple[str, dict] | None:
         path = (get.get("path") or "/").split("?", 1)[0].rstrip("/")
         if path in HEALTH_PATHS and not any(h.get("name", "").lower() == "authorization"
                                             for h in get.get("httpHeaders") or []):
-            return kind, get
-    return None
+            found.append((kind, get, path))
+    return found
 
 
-def apiserver_probe_and_auth(pods: list[dict]) -> Judgement:
-    """--anonymous-auth=false beside an unauthenticated HTTPS health probe, or an insecure port."""
+def anonymous_access(given: dict[str, str], auth_config: dict | None) -> tuple[bool | None, list[str] | None, str]:
+    """(anonymous requests authenticated?, the paths they are limited to or None for all, the source).
+
+    Structured authentication (--authentication-config, AuthenticationConfiguration's anonymous
+    block, 1.32 beta AnonymousAuthConfigurableEndpoints) replaces --anonymous-auth, which may not be
+    set beside it: enabled false refuses them, conditions limit them to the paths listed. Its file is
+    on the control-plane node, out of the API's sight: None when it was not read.
+    """
+    path = given.get("authentication-config")
+    if path and (auth_config or {}).get("anonymous") is not None:
+        anonymous = auth_config["anonymous"]
+        paths = [c.get("path") for c in anonymous.get("conditions") or []] or None
+        return anonymous.get("enabled") is True, paths, f"anonymous in --authentication-config {path}"
+    if path and auth_config is None and "anonymous-auth" not in given:
+        return None, None, f"--authentication-config {path} (not read: it is a file on the control-plane node)"
+    flag = given.get("anonymous-auth", "true")  # the apiserver's default: anonymous requests allowed
+    return flag != "false", None, f"--anonymous-auth={flag}"
+
+
+def apiserver_probe_and_auth(pods: list[dict], auth_configs: dict[str, dict] | None = None) -> Judgement:
+    """Restarting health probes the apiserver's authentication refuses (002's --anonymous-auth=false,
+    or structured authentication disabling anonymous or leaving the probe's path out of its
+    conditions), and an insecure port. auth_configs: the --authentication-config files read, by path."""
     found = Findings()
     found.judged["apiservers"] = []
     for pod in component_pods(pods, "kube-apiserver"):
         found.judged["apiservers"].append(ref(pod))
         container = main_container(pod, "kube-apiserver")
         given = flags(container)
-        probe = _unauthenticated_health_probe(container)
-        evidence = {"pod": ref(pod), "anonymous-auth": given.get("anonymous-auth"),
+        allowed, paths, source = anonymous_access(given, (auth_configs or {}).get(given.get("authentication-config")))
+        evidence = {"pod": ref(pod), "anonymous": {"allowed": allowed, "paths": paths, "from": source},
                     "insecure-port": given.get("insecure-port"),
                     "probes": {k: container[k] for k in RESTARTING_PROBES if k in container}}
-        if given.get("anonymous-auth") == "false" and probe:
-            kind, get = probe
+        refused = [(kind, get) for kind, get, path in _unauthenticated_health_probes(container)
+                   if allowed is False or (allowed and paths and path not in paths)]
+        if refused:  # one finding per apiserver, naming its first refused probe
+            kind, get = refused[0]
+            why = "anonymous requests are refused" if allowed is False else \
+                f"anonymous requests are allowed only to {', '.join(paths)}"
             found.flag(
-                f"{ref(pod)}: --anonymous-auth=false, but its {kind} is an unauthenticated HTTPS GET "
-                f"{get.get('path')} on port {get.get('port')}: the kubelet's probe gets 401 and the apiserver "
-                f"is restarted after {(container[kind].get('failureThreshold') or 3)} failures (002); keep "
-                "anonymous auth on and let RBAC (system:public-info-viewer) limit it to the health endpoints",
-                evidence)
+                f"{ref(pod)}: {source}: {why}, but its {kind} is an unauthenticated HTTPS GET {get.get('path')} "
+                f"on port {get.get('port')}: the kubelet's probe gets 401 and the apiserver is restarted after "
+                f"{(container[kind].get('failureThreshold') or 3)} failures (002); keep anonymous auth on for the "
+                "health endpoints (RBAC's system:public-info-viewer, or anonymous conditions listing /livez, "
+                "/readyz and /healthz)", evidence)
         if given.get("insecure-port", "0") != "0":
             found.flag(
                 f"{ref(pod)}: --insecure-port={given['insecure-port']} serves the whole API without "

@@ -17,7 +17,7 @@ from ..cluster.objects import flags
 
 FAILURE_IDS = ("apiserver-anonymous-probe", "cert-expiry")  # the catalog entries this module's judges decide
 
-SECTIONS = ("static-pods",)
+SECTIONS = ("static-pods", "apiserver-auth-config")
 
 
 def manifests(facts: NodeFacts, component: str) -> dict[str, dict]:
@@ -42,8 +42,10 @@ def _judge(facts: NodeFacts, component: str, judge: Callable[[dict], Judgement])
 
 
 def apiserver_probe_and_auth(facts: NodeFacts) -> Judgement:
-    """kube-apiserver's liveness/startup probes work under its authentication; no insecure port."""
-    return _judge(facts, "kube-apiserver", lambda pod: control_plane.apiserver_probe_and_auth([pod]))
+    """kube-apiserver's liveness/startup probes work under its authentication, --anonymous-auth or
+    the --authentication-config file read from the node; no insecure port."""
+    configs = facts.apiserver_auth_configs
+    return _judge(facts, "kube-apiserver", lambda pod: control_plane.apiserver_probe_and_auth([pod], configs))
 
 
 def signing_duration(facts: NodeFacts, max_days: int) -> Judgement:
