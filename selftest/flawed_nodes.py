@@ -233,8 +233,8 @@ FLAWS: dict[str, Flaw] = {
     "renamed-host": Flaw(_renamed_host, {"test_hostname_matches_the_registered_node_name": (
         "hostname ip-10-0-0-7.ec2.internal != registered node name {name} (from the kubelet client certificate "
         "/var/lib/kubelet/pki/kubelet-client-current.pem, CN system:node:{name})",)}),
-    "devicemapper": Flaw(_devicemapper, {"test_container_storage_is_overlay": (
-        "docker storage driver devicemapper (from /etc/docker/daemon.json storage-driver) is not overlay2",)}),
+    "devicemapper": Flaw(_devicemapper, {"test_container_storage_is_no_fallback_driver": (
+        "docker storage driver devicemapper (from /etc/docker/daemon.json storage-driver) is a fallback driver",)}),
     "anonymous-auth-off": Flaw(_anonymous_auth_off, {"test_apiserver_probes_pass_its_authentication": (
         "/etc/kubernetes/manifests/kube-apiserver.yaml", "--anonymous-auth=false",
         "livenessProbe is an unauthenticated HTTPS GET /livez on port 6443")}),

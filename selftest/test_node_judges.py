@@ -286,13 +286,13 @@ def test_hostname_override_and_case_are_the_kubelets():
       "runtime_config": item("/etc/docker/daemon.json", '{"storage-driver": "devicemapper"}')}, []),
     # 001 §2: after the kernel upgrade docker fell from aufs to devicemapper; both left their directories
     ({"docker_root": "aufs\ncontainers\ndevicemapper\nimage\n"},
-     ["docker storage driver devicemapper (from the driver directories under /var/lib/docker) is not overlay2",
-      "docker storage driver aufs (from the driver directories under /var/lib/docker) is not overlay2"]),
-    ({"runtime_config": item("/etc/containerd/config.toml", '[plugins."io.containerd.grpc.v1.cri".containerd]\n'
-                                                            '  snapshotter = "native"\n')},
-     ["containerd storage driver native (from /etc/containerd/config.toml snapshotter) is not overlayfs"]),
+     ["docker storage driver devicemapper (from the driver directories under /var/lib/docker) is a fallback driver "
+      "(001 §2: it fills the disk); pin overlay2",
+      "docker storage driver aufs (from the driver directories under /var/lib/docker) is a fallback driver "
+      "(001 §2: it fills the disk); pin overlay2"]),
     ({"runtime_config": item("/etc/crio/crio.conf", '[crio]\nstorage_driver = "vfs"\n')},
-     ["cri-o storage driver vfs (from /etc/crio/crio.conf storage_driver) is not overlay"]),
+     ["cri-o storage driver vfs (from /etc/crio/crio.conf storage_driver) is a fallback driver (001 §2: it fills "
+      "the disk); pin overlay"]),
 ])
 def test_storage_driver_sources(sections, problems):
     facts = node("dev-host", **{"processes": "", "docker_info": "", "docker_root": "", **sections})

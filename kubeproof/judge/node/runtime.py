@@ -1,8 +1,13 @@
 """Container runtimes on a node: which are there, the storage driver each uses, where it keeps images.
 
 001 §2: docker 1.12 picked its storage driver by priority (aufs, btrfs, zfs, devicemapper, overlay,
-vfs); after a kernel upgrade dropped aufs it fell to devicemapper and filled the disk. Only the
-overlay drivers are accepted: overlay2 for docker, overlayfs for containerd, overlay for CRI-O.
+vfs); after a kernel upgrade dropped aufs it fell to devicemapper and filled the disk. The failure is
+that fall: devicemapper (loop-lvm by default, thin pools that fill), aufs (gone with a kernel
+upgrade, whereupon the runtime falls further) and vfs (a full copy of every layer, docker's last
+resort). Drivers chosen for the filesystem or the mode are not it: overlay2/overlayfs/overlay,
+fuse-overlayfs (rootless runtimes, where kernel overlay is not allowed), btrfs and zfs, and
+containerd's native snapshotter, which kind configures on zfs hosts where overlayfs cannot work
+(kind's node image entrypoint).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ FAILURE_IDS = ("storage-driver",)  # the catalog entries this module's judges de
 
 SECTIONS = ("processes", "runtime-config", "docker-info", "docker-root", "containerd-snapshots")
 OVERLAY = {"docker": ("overlay2",), "containerd": ("overlayfs",), "cri-o": ("overlay", "overlay2")}
+FALLBACK_DRIVERS = ("devicemapper", "aufs", "vfs")  # 001 §2's fall, and where it ends
 # Directories docker leaves under its root for each graph driver it has used.
 DOCKER_DRIVER_DIRS = ("overlay2", "overlay", "devicemapper", "aufs", "vfs", "btrfs", "zfs", "fuse-overlayfs")
 # Which runtime a kubelet's --container-runtime-endpoint socket belongs to.
@@ -130,11 +136,11 @@ def kubelet_runtimes(facts: NodeFacts) -> list[Runtime]:
 
 
 def storage_driver(facts: NodeFacts) -> Judgement:
-    """Every runtime's storage driver is its overlay driver."""
+    """No runtime stores containers with a fallback driver (devicemapper, aufs, vfs)."""
     found = Findings(SECTIONS, facts)
     present = runtimes(facts)
     found.judged["runtimes"] = [r.as_dict() for r in present]
-    found.judged["accepted"] = OVERLAY
+    found.judged.update(failing=FALLBACK_DRIVERS, preferred=OVERLAY)
     if not present:
         return found.nothing("no container runtime on this node (no dockerd, containerd or crio "
                              "process, config file or state directory)")
@@ -143,6 +149,7 @@ def storage_driver(facts: NodeFacts) -> Judgement:
         return found.nothing("the storage driver of " + ", ".join(r.name for r in present)
                              + " is not determinable: not running and not pinned in a config file")
     for r in judged:
-        found.problems += [f"{r.name} storage driver {driver} (from {r.driver_source}) is not "
-                           f"{OVERLAY[r.name][0]}" for driver in r.drivers if driver not in OVERLAY[r.name]]
+        found.problems += [f"{r.name} storage driver {driver} (from {r.driver_source}) is a fallback driver "
+                           f"(001 §2: it fills the disk); pin {OVERLAY[r.name][0]}"
+                           for driver in r.drivers if driver in FALLBACK_DRIVERS]
     return found.verdict()
