@@ -327,11 +327,11 @@ def test_every_readiness_source_gives_the_same_verdict(sources):
 
 # --- hostname drift -------------------------------------------------------------------------------
 
-def test_a_cloned_machine_id_alone_is_named(healthy):
+def test_a_cloned_machine_id_alone_is_no_renamed_host(healthy):
     nodes = copy.deepcopy(healthy.list("nodes"))
-    nodes[1]["status"]["nodeInfo"]["machineID"] = nodes[0]["status"]["nodeInfo"]["machineID"]
-    [problem] = node_registrations.duplicate_registrations(nodes).problems
-    assert "share machine-id" in problem and "InternalIP" not in problem
+    nodes[1]["status"]["nodeInfo"]["machineID"] = machine = nodes[0]["status"]["nodeInfo"]["machineID"]
+    judgement = node_registrations.duplicate_registrations(nodes)
+    assert judgement.problems == [] and judgement.judged["shared_machine_ids"] == {machine: ["cp-1", "worker-1"]}
 
 
 def test_block_affinities_being_deleted_are_not_orphans():

@@ -36,24 +36,32 @@ def _registration(node: dict) -> dict:
 
 
 def duplicate_registrations(nodes: list[dict]) -> Judgement:
-    """Node objects sharing an InternalIP or a machine-id: one host registered under two names (or a
-    cloned image that kept /etc/machine-id, which breaks the same per-machine assumptions)."""
+    """Node objects sharing an InternalIP: one host registered under two names, the renamed host's
+    old Node beside its new one (001 §5). A machine-id shared by nodes with their own addresses is
+    an image cloned without a fresh /etc/machine-id (kind's entrypoint makes one per node), not a
+    renamed host: reported in the evidence, not judged here."""
     registrations = [_registration(n) for n in nodes]
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    by_ip: dict[str, list[dict]] = defaultdict(list)
+    by_machine: dict[str, list[str]] = defaultdict(list)
     for registration in registrations:
         for ip in registration["internalIPs"]:
-            groups["InternalIP", ip].append(registration)
+            by_ip[ip].append(registration)
         if registration["machineID"]:
-            groups["machine-id", registration["machineID"]].append(registration)
-    shared: dict[tuple[str, ...], list[str]] = defaultdict(list)  # the same nodes share several identifiers
-    for (what, value), members in groups.items():
-        if len(members) > 1:
-            shared[tuple(sorted(m["node"] for m in members))].append(f"{what} {value}")
-    by_name = {r["node"]: r for r in registrations}
+            by_machine[registration["machineID"]].append(registration["node"])
     found = Findings()
-    found.judged.update(nodes=[r["node"] for r in registrations], not_visible=NOT_VISIBLE)
+    found.judged.update(nodes=[r["node"] for r in registrations], not_visible=NOT_VISIBLE,
+                        shared_machine_ids={m: names for m, names in by_machine.items() if len(names) > 1})
+    shared: dict[tuple[str, ...], list[str]] = defaultdict(list)  # the same nodes may share several addresses
+    for ip, members in by_ip.items():
+        if len(members) > 1:
+            names = tuple(sorted(m["node"] for m in members))
+            shared[names].append(f"InternalIP {ip}")
+    by_name = {r["node"]: r for r in registrations}
     for names, identifiers in shared.items():
         members = [by_name[n] for n in names]
+        machine = {m["machineID"] for m in members}
+        if len(machine) == 1 and None not in machine:
+            identifiers.append(f"machine-id {machine.pop()}")
         states = ", ".join(f"{m['node']} (Ready={m['ready']}, registered {m['created']})" for m in members)
         found.flag(f"nodes {' and '.join(names)} share {', '.join(identifiers)}: one host registered "
                    f"under {len(names)} names ({states}); delete the stale Node and its CNI records",

@@ -21,6 +21,7 @@ import urllib.parse
 
 from ...nodes.facts import NodeFacts
 from . import certs, kubelet
+from ..cluster.node_registrations import NOT_VISIBLE
 from ..judgement import Findings, Judgement
 
 FAILURE_IDS = ("hostname-drift",)  # the catalog entries this module's judges decide
@@ -61,7 +62,7 @@ def drift(facts: NodeFacts, *, node_object_name: str | None, access: str) -> Jud
                              "kubelet client certificate (CN system:node:<name>) under "
                              f"/var/lib/kubelet/pki, and the node was reached as {access}")
     found.judged.update(hostname=facts.hostname, hostname_override=override, kubelet_would_register=expected,
-                        registered=registered, registered_from=source)
+                        registered=registered, registered_from=source, not_visible=NOT_VISIBLE)
     if expected != registered:
         what = (f"kubelet --hostname-override={override}" if override
                 else f"hostname {facts.hostname}")
