@@ -112,16 +112,24 @@ def _filesystems(facts: NodeFacts) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def free_space(facts: NodeFacts, margin_percent: float) -> Judgement:
-    """Free bytes and inodes of nodefs and imagefs above each hard threshold plus the margin."""
+def _start(facts: NodeFacts) -> tuple[Findings, Thresholds | Judgement]:
+    """The findings to fill and the thresholds in effect, or the Judgement already reached: no
+    kubelet, or an --eviction-hard that does not parse."""
     found = Findings(SECTIONS, facts)
     if not kubelet.present(facts):
-        return found.nothing(kubelet.ABSENT)
+        return found, found.nothing(kubelet.ABSENT)
     try:
-        thresholds = hard_thresholds(facts)
+        return found, hard_thresholds(facts)
     except ValueError as exc:
         found.problems.append(f"{exc}: the kubelet refuses to start with it")
-        return found.verdict()
+        return found, found.verdict()
+
+
+def free_space(facts: NodeFacts, margin_percent: float) -> Judgement:
+    """Free bytes and inodes of nodefs and imagefs above each hard threshold plus the margin."""
+    found, thresholds = _start(facts)
+    if isinstance(thresholds, Judgement):
+        return thresholds
     found.judged.update(thresholds=thresholds.as_dict(), margin_percent=margin_percent,
                         filesystems={}, absent=[])
     for role, places in _filesystems(facts).items():
@@ -169,14 +177,9 @@ def _shortfall(role: str, directory: str, fs: dict, signal: str, value: str, mea
 def in_effect(facts: NodeFacts) -> Judgement:
     """No eviction signal the kubelet has a default for is disabled: neither left out of a partial
     set (memory.available included) nor set to 0."""
-    found = Findings(SECTIONS, facts)
-    if not kubelet.present(facts):
-        return found.nothing(kubelet.ABSENT)
-    try:
-        thresholds = hard_thresholds(facts)
-    except ValueError as exc:
-        found.problems.append(str(exc))
-        return found.verdict()
+    found, thresholds = _start(facts)
+    if isinstance(thresholds, Judgement):
+        return thresholds
     found.judged["thresholds"] = thresholds.as_dict()
     found.judged["note"] = "read from the node's config file and flags; /configz is not reachable from node facts"
     version = facts.kubelet_version
