@@ -1,8 +1,9 @@
 """Every judge against its passing and failing data, side by side per failure id.
 
 selftest/data/checks/<failure-id>/{pass,fail}-<case>.yaml, as Polaris keeps test/checks/<check>/
-{success,failure}: each file names a judge (kubeproof.judge.<judge>), the data it judges and, for a
-failing case, one fragment per problem the judge must report (exactly that many). A passing case
+{success,failure}: each file names its failure id (as its directory does, so `grep -rn` finds it), a
+judge (kubeproof.judge.<judge>) deciding that id, the data it judges and, for a failing case, one
+fragment per problem the judge must report (exactly that many). A passing case
 must report nothing and must not skip: a healthy node or cluster is judged, not waved through.
 
 The data, as a judge sees it:
@@ -74,6 +75,7 @@ def _judge(dotted: str):
 def test_check_data(path: Path) -> None:
     case = yaml.safe_load(path.read_text())
     failure_id, outcome = path.parent.name, path.stem.split("-", 1)[0]
+    assert case["failure"] == failure_id, "a case names the failure id of its directory (so grep finds it)"
     assert failure_id in catalog.load(), f"{failure_id}: no such catalog entry"
     judge = _judge(case["judge"])
     assert failure_id in judge.__globals__["FAILURE_IDS"], f"{case['judge']} does not decide {failure_id}"
