@@ -13,6 +13,8 @@ restore  the manifest back byte for byte; the API server answers again and the j
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 import urllib3
 import yaml
@@ -65,7 +67,9 @@ def test_anonymous_auth_off_restarts_the_apiserver(scenario, profile, evidence):
     with scenario.phase("judge", "both apiserver_probe_and_auth judges flag it"):
         on_node = static_pods.apiserver_probe_and_auth(scenario.facts(node))
         mirrored = control_plane.apiserver_probe_and_auth([restarted])
-        restarted_too_often = control_plane.apiserver_restarts([restarted], profile.restart_limit)
+        restarted_too_often = control_plane.apiserver_restarts([restarted], datetime.now(timezone.utc),
+                                                               timedelta(hours=profile.recent_event_hours),
+                                                               profile.restart_limit)
         evidence.attach("judged", {"static pod": on_node.problems, "mirror pod": mirrored.problems,
                                    "restarts": restarted_too_often.problems})
         assert any("anonymous-auth=false" in p for p in on_node.problems), on_node.problems

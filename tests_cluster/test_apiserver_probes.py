@@ -20,5 +20,6 @@ def test_apiserver_probes_work_under_its_authentication(apiserver_pods, verdict)
 
 
 @pytest.mark.failure("apiserver-anonymous-probe")
-def test_apiserver_is_not_restarting(apiserver_pods, profile, verdict):
-    verdict.conclude(control_plane.apiserver_restarts(apiserver_pods, profile.restart_limit))
+def test_apiserver_is_not_restarting(apiserver_pods, cluster, profile, verdict, event_window):
+    verdict.conclude(control_plane.apiserver_restarts(apiserver_pods, cluster.now(), event_window,
+                                                      profile.restart_limit))

@@ -9,10 +9,10 @@ control plane, whose components are not pods, has nothing here to judge.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ..judgement import Findings, Judgement
-from .objects import container_statuses, flags, labels, ref, repository_is
+from .objects import container_statuses, flags, labels, ref, repository_is, restarted_lately, stamp
 
 FAILURE_IDS = ("apiserver-anonymous-probe", "cert-expiry")  # the catalog entries this module's judges decide
 
@@ -104,21 +104,22 @@ def apiserver_probe_and_auth(pods: list[dict], auth_configs: dict[str, dict] | N
     return found.verdict()
 
 
-def apiserver_restarts(pods: list[dict], limit: int) -> Judgement:
-    """Containers restarted more than limit times; judged: every kube-apiserver container seen."""
+def apiserver_restarts(pods: list[dict], now: datetime, window: timedelta, limit: int) -> Judgement:
+    """Containers restarted more than limit times, the last within window (objects.restarted_lately);
+    judged: every kube-apiserver container seen."""
     found = Findings()
+    found.judged.update(now=stamp(now), window_hours=window.total_seconds() / 3600)
     seen = found.judged["containers"] = []
     for pod in component_pods(pods, "kube-apiserver"):
         for status in container_statuses(pod):
-            last = (status.get("lastState") or {}).get("terminated") or {}
+            last, lately = restarted_lately(status, now, window, limit)
             evidence = {"pod": ref(pod), "container": status.get("name"), "restartCount": status.get("restartCount", 0),
                         "lastTerminated": {k: last.get(k) for k in ("reason", "exitCode", "finishedAt") if k in last}}
             seen.append(evidence)
-            if evidence["restartCount"] > limit:
-                why = (f"; last terminated {last.get('reason')} (exit {last.get('exitCode')}) at {last.get('finishedAt')}"
-                       if last else "")
-                found.flag(f"{ref(pod)} container {status.get('name')} restarted "
-                           f"{evidence['restartCount']} times (limit {limit}){why}", evidence)
+            if lately:
+                found.flag(f"{ref(pod)} container {status.get('name')} restarted {evidence['restartCount']} times "
+                           f"(limit {limit}); last terminated {last.get('reason')} (exit {last.get('exitCode')}) at "
+                           f"{last.get('finishedAt')}", evidence)
     return found.verdict()
 
 

@@ -97,6 +97,15 @@ def container_statuses(pod: dict) -> list[dict]:
     return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
 
 
+def restarted_lately(status: dict, now: datetime, window: timedelta, limit: int) -> tuple[dict, bool]:
+    """(its last termination, whether the container restarted more than limit times with that last
+    termination inside window). restartCount counts a container's whole life: restarts that ended
+    long ago are history, not a crash loop (the last termination's time tells, as 004's script reads)."""
+    last = (status.get("lastState") or {}).get("terminated") or {}
+    ended = parse_time(last.get("finishedAt"))
+    return last, status.get("restartCount", 0) > limit and ended is not None and ended >= now - window
+
+
 def image_repository(image: str) -> str:
     """The repository path of an image reference without registry host, tag or digest:
     `registry.k8s.io/coredns/coredns:v1.11.3` -> `coredns/coredns`."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .control_plane import is_apiserver
 from ..judgement import Findings, Judgement
-from .objects import container_statuses, name, namespace, parse_time, ref, span, stamp
+from .objects import container_statuses, name, namespace, parse_time, ref, restarted_lately, span, stamp
 
 FAILURE_IDS = ("workload-crashes", "nodefs-pressure")  # the catalog entries this module's judges decide
 
@@ -39,7 +39,7 @@ def crashing_containers(pods: list[dict], now: datetime, window: timedelta, rest
         for status in container_statuses(pod):
             state = status.get("state") or {}
             waiting = state.get("waiting") or {}
-            last = (status.get("lastState") or {}).get("terminated") or {}
+            last, lately = restarted_lately(status, now, window, restart_limit)
             last_end = parse_time(last.get("finishedAt"))
             recent = last_end is not None and last_end >= now - window
             killed = next((t for t in (state.get("terminated"), last if recent else None)
@@ -50,7 +50,7 @@ def crashing_containers(pods: list[dict], now: datetime, window: timedelta, rest
                 problems.append(f"{waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else ""))
             if killed:
                 problems.append(f"OOMKilled (exit {killed.get('exitCode')}) at {killed.get('finishedAt')}")
-            if restarts > restart_limit and recent:
+            if lately:
                 problems.append(f"{restarts} restarts (limit {restart_limit}), the last ended {last.get('finishedAt')}, "
                                 f"{span(now - last_end)} ago")
             if problems:
