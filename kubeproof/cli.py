@@ -138,7 +138,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     failed = 0
     for name in sorted(kind.node_containers(cluster)):
         try:
-            undone = journal.sweep(NodeShell(f"docker://{name}", name))
+            undone = journal.sweep(NodeShell(kind.node_url(name), name))
         except KubeproofError as exc:  # the other nodes go on
             failed += 1
             say(f"kubeproof: node {name}: {exc}")

@@ -1,6 +1,6 @@
 """Commands on one node: a kind node container, an ssh host or this host, each under a deadline.
 
-Node faults need a transport that may write to the node: kind (docker exec), ssh or local. The
+Node faults need a transport that may write to the node: kind (docker or podman exec), ssh or local. The
 pod access mounts the host read-only, so it cannot carry a fault.
 """
 
@@ -14,7 +14,7 @@ from ..nodes import transport
 from ..nodes.inventory import host_name
 from ..nodes.transport import CommandOutput
 
-WRITABLE_SCHEMES = ("docker", "ssh", "local")
+WRITABLE_SCHEMES = ("docker", "podman", "ssh", "local")
 
 
 class FaultError(KubeproofError):

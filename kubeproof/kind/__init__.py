@@ -1,8 +1,15 @@
-"""kind clusters: detect kind and Docker, create and delete throwaway clusters, find node containers."""
+"""kind clusters: detect kind and its container engine, create and delete throwaway clusters, find
+node containers.
+
+kind runs its nodes under Docker or, with KIND_EXPERIMENTAL_PROVIDER=podman, under podman; both
+engines label the node containers the same way and take the same `exec`, so only the engine's
+name changes (kind's pkg/cluster/provider.go picks it the same way).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,18 +29,37 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 
 
+# A node image of the user's own (a mirror for air-gapped machines, a locally built one) in place
+# of the one pinned in cluster.yaml.
+IMAGE_ENV = "KUBEPROOF_KIND_IMAGE"
+ENGINES = ("docker", "podman")
+
+
+def engine() -> str:
+    """The container engine kind will use: KIND_EXPERIMENTAL_PROVIDER if it names one, else Docker."""
+    chosen = os.environ.get("KIND_EXPERIMENTAL_PROVIDER", "")
+    return chosen if chosen in ENGINES else "docker"
+
+
 def available() -> str | None:
-    """None when kind and a Docker daemon are usable, else why not (one line)."""
+    """None when kind and its container engine are usable, else why not (one line)."""
     if shutil.which("kind") is None:
         return "kind is not installed"
-    if shutil.which("docker") is None:
-        return "docker is not installed"
+    name = engine()
+    if shutil.which(name) is None:
+        return f"{name} is not installed"
     try:
-        if _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=15).returncode != 0:
-            return "no Docker daemon answers"
+        if _run([name, "info", "--format", "{{.Host.Arch}}" if name == "podman" else "{{.ServerVersion}}"],
+                timeout=15).returncode != 0:
+            return f"no {name} engine answers"
     except subprocess.TimeoutExpired:
-        return "the Docker daemon does not answer"
+        return f"the {name} engine does not answer"
     return None
+
+
+def node_url(container: str) -> str:
+    """The testinfra host URL of a kind node container."""
+    return f"{engine()}://{container}"
 
 
 def context_for(cluster: str) -> str:
@@ -51,9 +77,10 @@ def exists(cluster: str) -> bool:
 
 def create(cluster: str, kubeconfig: Path, *, wait: str = "180s") -> None:
     # kind writes progress to stderr; leave it on the terminal so a person sees what happens.
+    image = os.environ.get(IMAGE_ENV)
     result = subprocess.run(
         ["kind", "create", "cluster", "--name", cluster, "--config", str(CLUSTER_CONFIG),
-         "--kubeconfig", str(kubeconfig), "--wait", wait],
+         "--kubeconfig", str(kubeconfig), "--wait", wait, *(["--image", image] if image else [])],
         stdout=subprocess.PIPE, stderr=None, text=True,
     )
     if result.returncode != 0:
@@ -76,13 +103,20 @@ def delete(cluster: str) -> None:
 
 def node_containers(cluster: str) -> dict[str, str]:
     """Node container name -> kind role, from the labels kind sets (the node name is the container name)."""
-    if shutil.which("docker") is None:
+    name = engine()
+    if shutil.which(name) is None:
         return {}
-    result = _run(["docker", "ps", "--filter", f"label={CLUSTER_LABEL}={cluster}",
-                   "--format", "{{json .}}"], timeout=30)
+    # docker prints one JSON object per line with labels as "k=v,k=v"; podman one JSON array
+    # with labels as a mapping and names as a list.
+    result = _run([name, "ps", "--filter", f"label={CLUSTER_LABEL}={cluster}",
+                   "--format", "json" if name == "podman" else "{{json .}}"], timeout=30)
+    entries = (json.loads(result.stdout or "[]") if name == "podman"
+               else [json.loads(line) for line in result.stdout.splitlines()])
     containers = {}
-    for line in result.stdout.splitlines():
-        entry = json.loads(line)
-        labels = dict(kv.split("=", 1) for kv in entry.get("Labels", "").split(",") if "=" in kv)
-        containers[entry["Names"]] = labels.get(ROLE_LABEL, "")
+    for entry in entries:
+        labels = entry.get("Labels") or {}
+        if isinstance(labels, str):
+            labels = dict(kv.split("=", 1) for kv in labels.split(",") if "=" in kv)
+        names = entry["Names"]
+        containers[names[0] if isinstance(names, list) else names] = labels.get(ROLE_LABEL, "")
     return containers

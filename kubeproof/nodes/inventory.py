@@ -24,7 +24,7 @@ DUMP_ACCESS = "dump"  # facts read from the dump, no network
 class NodeRef:
     name: str
     roles: tuple[str, ...]
-    access: str  # a testinfra host URL (docker://, ssh://, local://, kubectl://), "pod" or "dump"
+    access: str  # a testinfra host URL (docker://, podman://, ssh://, local://, kubectl://), "pod" or "dump"
     root: str = "/"  # where the node's root filesystem appears to the transport
     has_object: bool = True  # a Kubernetes Node object exists for it
     unavailable: str = ""  # why its facts cannot be had (e.g. probe pod forbidden): its tests skip
@@ -69,7 +69,7 @@ def _ref_for(node: dict, access: str) -> NodeRef:
     name = node["metadata"]["name"]
     roles = roles_of(node)
     if access == "kind":
-        return NodeRef(name, roles, f"docker://{name}")
+        return NodeRef(name, roles, kind.node_url(name))
     if access == "ssh":
         return NodeRef(name, roles, f"ssh://{name}")
     if access == DUMP_ACCESS:

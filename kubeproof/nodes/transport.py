@@ -1,8 +1,8 @@
 """Reach a node through testinfra and run one command there, under a deadline.
 
-A node is named by a testinfra host URL: local://, docker://CONTAINER,
+A node is named by a testinfra host URL: local://, docker://CONTAINER, podman://CONTAINER,
 kubectl://POD?namespace=..&container=..&context=.., ssh://[USER@]HOST[:PORT]. Those backends all
-spawn one local client process per command (sh, docker exec, kubectl exec, ssh); `run` tells the
+spawn one local client process per command (sh, docker/podman exec, kubectl exec, ssh); `run` tells the
 client's own failure (NodeUnreachable) from the exit status of the command on the node.
 """
 
@@ -25,7 +25,7 @@ from ..errors import KubeproofError, NodeUnreachable
 
 # The backends that spawn their client through BaseBackend.run_local, the one place a deadline
 # can be put (paramiko, salt, ansible and winrm talk to the node in-process instead).
-SUPPORTED_SCHEMES = ("local", "docker", "kubectl", "ssh")
+SUPPORTED_SCHEMES = ("local", "docker", "podman", "kubectl", "ssh")
 
 # Applies to commands run on a host from open_host without going through run() (testinfra
 # modules, host.run in a test): nothing may wait forever on a hung node.
@@ -41,6 +41,10 @@ _DOCKER_FAILURE = re.compile(
     r"^(Error response from daemon: |Error: No such container|Cannot connect to the Docker daemon|"
     r"error during connect|OCI runtime exec failed|permission denied while trying to connect|"
     r".*\bdocker: not found)")
+# podman exec: its own errors start "Error: " and name the container or the engine.
+_PODMAN_FAILURE = re.compile(
+    r"^(Error: (no container with name or ID|can only create exec sessions on running containers|"
+    r"cannot connect to Podman|.*OCI runtime)|.*\bpodman: not found)")
 _KUBECTL_COMMAND_EXIT = "command terminated with exit code"  # kubectl's trailer for the remote's status
 _SSH_FAILURE_STATUS = 255  # ssh exits with the remote status, or 255 for its own errors
 _CLIENT_PREFIXES = ("Error response from daemon: ", "Error: ", "error: ")
@@ -128,8 +132,9 @@ def transport_failure(scheme: str, output: CommandOutput) -> str | None:
     if output.rc == 0:
         return None
     lines = [line.strip() for line in output.stderr.splitlines() if line.strip()]
-    if scheme == "docker":
-        failed = bool(lines) and bool(_DOCKER_FAILURE.match(lines[0]))
+    if scheme in ("docker", "podman"):
+        pattern = _DOCKER_FAILURE if scheme == "docker" else _PODMAN_FAILURE
+        failed = bool(lines) and bool(pattern.match(lines[0]))
     elif scheme == "kubectl":
         failed = not any(line.startswith(_KUBECTL_COMMAND_EXIT) for line in lines)
     elif scheme == "ssh":
@@ -140,7 +145,7 @@ def transport_failure(scheme: str, output: CommandOutput) -> str | None:
 
 
 def _one_line_reason(scheme: str, rc: int, lines: list[str]) -> str:
-    client = {"docker": "docker exec", "kubectl": "kubectl exec"}.get(scheme, scheme)
+    client = {"docker": "docker exec", "podman": "podman exec", "kubectl": "kubectl exec"}.get(scheme, scheme)
     if not lines:
         return f"{client}: exit status {rc}, no message"
     # Clients print notices (kubectl's "Defaulted container", ssh's host-key warnings) around

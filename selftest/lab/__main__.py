@@ -1,6 +1,7 @@
 """python -m selftest.lab up | env | down  (docs/lab.md)
 
-up    build what is missing, create the lab cluster, wait for it; last line: eval-able exports
+up    build what is missing, create the lab cluster (--name: another one beside it), wait for it;
+      last line: eval-able exports
 env   the exports without a cluster (kind, kubectl, the node image), building what is missing
 down  remove every lab cluster and what it left
 """
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selftest.lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("up", "env", "down"))
+    parser.add_argument("--name", default=pins.CLUSTER, help=f"the cluster's name (default {pins.CLUSTER}); "
+                        "names start with 'kubeproof' so that down finds them")
     args = parser.parse_args(argv)
     if args.command == "down":
         removed = cluster.delete_all()
@@ -31,10 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "env":
         print(cluster.exports())
         return 0
-    cluster.create()
-    cluster.wait_ready()
-    print(cluster.exports({"KUBECONFIG": str(cluster.KUBECONFIG),
-                           "KUBEPROOF_SELFTEST_CONTEXT": f"kind-{pins.CLUSTER}"}))
+    if not args.name.startswith("kubeproof"):
+        parser.error("--name must start with 'kubeproof'")
+    cluster.create(args.name)
+    cluster.wait_ready(args.name)
+    print(cluster.exports({"KUBECONFIG": str(cluster.kubeconfig(args.name)),
+                           "KUBEPROOF_SELFTEST_CONTEXT": f"kind-{args.name}"}))
     return 0
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +15,10 @@ import yaml
 from . import pins, podman
 from .progress import say
 
-KUBECONFIG = pins.CACHE / "kubeconfig"
+def kubeconfig(name: str = pins.CLUSTER) -> Path:
+    return pins.CACHE / ("kubeconfig" if name == pins.CLUSTER else f"kubeconfig-{name}")
+
+
 PATH_DIR = pins.CACHE / "path"     # only what users of the lab call: kubectl, kind, crictl
 CLUSTER_CONFIG = Path(__file__).resolve().parents[2] / "kubeproof" / "kind" / "cluster.yaml"
 WORKERS = 2
@@ -27,7 +31,7 @@ def environment() -> dict[str, str]:
         link = PATH_DIR / name
         if not link.is_symlink():
             link.symlink_to(pins.BIN / name)
-    return {**podman.env(), "KUBEPROOF_KIND_IMAGE": pins.NODE_IMAGE,
+    return {**podman.env(), "KUBEPROOF_KIND_IMAGE": pins.NODE_IMAGE, "KUBEPROOF_PROBE_IMAGE": pins.BUSYBOX_IMAGE,
             "PATH": f"{PATH_DIR}:{os.environ.get('PATH', '')}"}
 
 
@@ -61,8 +65,8 @@ def clusters() -> list[str]:
     return kind("get", "clusters").stdout.split()
 
 
-def kubectl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pins.BIN / "kubectl"), f"--kubeconfig={KUBECONFIG}", *args], env=run_env(),
+def kubectl(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([str(pins.BIN / "kubectl"), f"--kubeconfig={kubeconfig(name)}", *args], env=run_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -70,19 +74,25 @@ def create(name: str = pins.CLUSTER) -> None:
     if name in clusters():
         say(f"cluster {name} exists; reusing it")
         allow_pod_traffic()
-        kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(KUBECONFIG))
+        kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig(name)))
         return
     say(f"creating kind cluster {name} (1 control plane, {WORKERS} workers) ...")
     # kind bind-mounts the host's /lib/modules read-only; this machine's kernel ships none.
     Path("/lib/modules").mkdir(exist_ok=True)
     started = time.monotonic()
-    config = _config(pins.CACHE / "cluster.yaml")
-    # kind's own progress goes to the terminal: a person sees which step it is in.
-    result = subprocess.run([str(pins.BIN / "kind"), "create", "cluster", "--name", name, "--config", str(config),
-                             "--image", pins.NODE_IMAGE, "--kubeconfig", str(KUBECONFIG), "--wait", "5m"],
-                            env=run_env(), text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"lab: kind create cluster {name} failed (exit {result.returncode}); see above")
+    config = _config(pins.CACHE / f"cluster-{name}.yaml")
+    for attempt in (1, 2):
+        # kind's own progress goes to the terminal: a person sees which step it is in.
+        result = subprocess.run([str(pins.BIN / "kind"), "create", "cluster", "--name", name, "--config", str(config),
+                                 "--image", pins.NODE_IMAGE, "--kubeconfig", str(kubeconfig(name)), "--wait", "5m",
+                                 "--retain"], env=run_env(), text=True)
+        if result.returncode == 0:
+            break
+        _diagnose(name)
+        kind("delete", "cluster", "--name", name, check=False)
+        if attempt == 2:
+            raise SystemExit(f"lab: kind create cluster {name} failed twice (exit {result.returncode}); see above")
+        say("kind create failed; the control plane's kubelet said the above; trying once more")
     allow_pod_traffic()
     say(f"cluster {name} created in {time.monotonic() - started:.0f} s")
 
@@ -112,12 +122,21 @@ def remove_pod_traffic_rule() -> None:
         pass
 
 
-def wait_ready(timeout: float = 300) -> None:
+def _diagnose(name: str) -> None:
+    """What the control plane's kubelet and runtime said, before kind's retained nodes go."""
+    script = ("systemctl is-active kubelet containerd; crictl ps -a 2>&1 | head -20; "
+              "journalctl -u kubelet --no-pager 2>&1 | grep -E '^.{0,40}(E[0-9]{4}|F[0-9]{4})' | tail -15")
+    out = subprocess.run(["podman", "exec", f"{name}-control-plane", "sh", "-c", script],
+                         capture_output=True, text=True, env=run_env())
+    print(out.stdout + out.stderr, file=sys.stderr)
+
+
+def wait_ready(name: str = pins.CLUSTER, timeout: float = 300) -> None:
     """Every node Ready and every kube-system pod running: what an audit of a new cluster expects."""
     deadline = time.monotonic() + timeout
     while True:
-        nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout or '{"items": []}')["items"]
-        pods = json.loads(kubectl("get", "pods", "-n", "kube-system", "-o", "json").stdout or '{"items": []}')["items"]
+        nodes = json.loads(kubectl(name, "get", "nodes", "-o", "json").stdout or '{"items": []}')["items"]
+        pods = json.loads(kubectl(name, "get", "pods", "-n", "kube-system", "-o", "json").stdout or '{"items": []}')["items"]
         not_ready = [n["metadata"]["name"] for n in nodes
                      if not any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))]
         not_running = [p["metadata"]["name"] for p in pods if p.get("status", {}).get("phase") != "Running"]

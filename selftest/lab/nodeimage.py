@@ -106,6 +106,10 @@ def _configure(root: Path) -> None:
                     "undo-mount-hacks.service"], check=True, capture_output=True)
     subprocess.run(["systemctl", f"--root={root}", "mask", "systemd-binfmt.service"], check=True, capture_output=True)
     (root / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+    # kind's entrypoint regenerates /etc/machine-id with systemd-machine-id-setup, which copies
+    # D-Bus's id when there is one: debootstrap left one, and every node would share it.
+    for path in ("var/lib/dbus/machine-id", "etc/machine-id"):
+        (root / path).unlink(missing_ok=True)
 
 
 def _install_kubernetes(root: Path) -> None:
