@@ -33,6 +33,7 @@ class Entry:
     remediation: str
     no_scenario: str = ""
     no_assertion: str = ""
+    scenario_limits: str = ""  # what its scenario cannot show on current kernels and releases
 
     def as_dict(self) -> dict:
         return {
@@ -86,7 +87,7 @@ def parse(document: dict) -> Catalog:
             severity_basis=raw["severity_basis"], sources=sources,
             symptoms=tuple(raw["symptoms"]), root_cause=raw["root_cause"],
             remediation=raw["remediation"], no_scenario=raw.get("no_scenario", ""),
-            no_assertion=raw.get("no_assertion", ""),
+            no_assertion=raw.get("no_assertion", ""), scenario_limits=raw.get("scenario_limits", ""),
         ))
     ids = [e.id for e in entries]
     duplicates = {i for i in ids if ids.count(i) > 1}

@@ -14,7 +14,11 @@ they all share:
 - the restore stack: every change registers its undo right after it is made (`defer`); the undos
   run newest first in the fixture's finalizer, on failure, timeout and Ctrl-C too (a Ctrl-C
   during the restore is held back until it ends). What a killed run could not undo is on the
-  nodes' journals and in labelled objects, for `python -m kubeproof cleanup`.
+  nodes' journals and in labelled objects, for `python -m kubeproof cleanup`;
+- `prove`, the one lifecycle every scenario declares itself to (upstream's runEvictionTest shape):
+  the judge passes on the healthy, hardened state; the fault; the field symptom, matched against
+  the catalog's own strings; the judge fails naming the offender; the fault undone; the judge
+  passes again; the hardening undone and nothing left behind. Each step's result is evidence.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
+from . import catalog
 from .audit import Audit
 from .errors import Unavailable
-from .faults.cluster import Cluster, condition
+from .evidence import Evidence
+from .faults.cluster import SCENARIO_LABEL, Cluster, condition
 from .faults.journal import Journal
 from .faults.node import FaultError, NodeShell
 from .kube import client as kube_client
@@ -89,10 +96,13 @@ class Locks:
 
 
 class Scenario:
-    def __init__(self, failure_ids: list[str], audit: Audit, *, image: str,
+    def __init__(self, failure_ids: list[str], audit: Audit, *, image: str, evidence: Evidence,
                  lock_timeout: float = LOCK_TIMEOUT):
         self.id = failure_ids[0]  # names its namespace and journals
+        self.failure_ids = tuple(failure_ids)
         self.title = ", ".join(failure_ids)
+        self.evidence = evidence
+        self._states: dict[str, tuple[NodeShell, NodeState]] = {}  # nodes faulted: as they were
         self.audit, self.image = audit, image
         self.lock_timeout = lock_timeout
         self._undo: list[tuple[str, Callable[[], None]]] = []
@@ -122,9 +132,10 @@ class Scenario:
         """Register the undo of a change just made; undos run newest first in `restore`."""
         self._undo.append((what, undo))
 
-    def restore(self) -> None:
-        """Run every registered undo, newest first, even if one fails; a Ctrl-C waits until the end."""
-        if not self._undo:
+    def restore(self, down_to: int = 0) -> None:
+        """Run the registered undos above the first down_to, newest first, even if one fails; a
+        Ctrl-C waits until the end."""
+        if len(self._undo) <= down_to:
             return
         interrupted = []
         previous = None
@@ -136,8 +147,8 @@ class Scenario:
             previous = signal.signal(signal.SIGINT, hold_back)
         failures = []
         try:
-            with self.phase("restore", f"{len(self._undo)} step(s)"):
-                while self._undo:
+            with self.phase("restore", f"{len(self._undo) - down_to} step(s)"):
+                while len(self._undo) > down_to:
                     what, undo = self._undo.pop()
                     self.say(f"restore: {what}")
                     try:
@@ -222,6 +233,8 @@ class Scenario:
         Unavailable (a skip) before anything is changed when the node's access cannot write."""
         self.hold(exclusive={node_lock(name)} | ({API_LOCK} if api else set()))
         node = self.node(name)
+        if name not in self._states:
+            self._states[name] = (node, node_state(node))
         return node, self.journal(node)
 
     # -- judging on what is there now -------------------------------------------------------
@@ -236,3 +249,116 @@ class Scenario:
         ref = self.ref(node.name)
         return NodeFacts(gather.gather(node.host, node.name, root=ref.root,
                                        timeout=self.audit.node_timeout))
+
+    # -- the lifecycle every scenario declares ---------------------------------------------------
+
+    def prove(self, *, judge: Callable[[], list[str]], offender: str, inject: Callable[[], object],
+              observe: Callable[[], Iterable[str]], symptoms: Iterable[str],
+              arrange: Callable[[], object] | None = None,
+              recovered: Callable[[], object] | None = None) -> None:
+        """Run a scenario's declaration through the seven steps, each step's result into evidence.
+
+        arrange   the healthy, hardened state the judge must pass on (its undos run last);
+        judge     the problems the failure id's judges find now, on what the scenario acts on;
+        inject    the fault, every change registering its undo (defer, a journal);
+        observe   waits for the field symptom and returns what was seen (events, logs, output);
+        symptoms  fragments picking the catalog's symptom strings that must match what was seen;
+        offender  what the failing judge must name (a node, an object);
+        recovered waits, once the fault is undone, until the node or cluster is healthy again.
+        """
+        expected = [catalog_symptom(self.failure_ids, fragment) for fragment in symptoms]
+        limits = [e.scenario_limits for e in map(catalog.load().__getitem__, self.failure_ids)
+                  if e.scenario_limits]
+        if limits:
+            self.evidence.attach("what this scenario cannot show", limits)
+        if arrange is not None:
+            with self.phase("arrange", "the healthy, hardened state"):
+                arrange()
+        self._verdict(1, "judged healthy", judge, failing=None)
+        fault = len(self._undo)
+        with self.phase("inject", "the fault"):
+            inject()
+        with self.phase("observe", f"the field symptom: {'; '.join(expected) or '(none the catalog holds)'}"):
+            seen = [" ".join(str(text).split()) for text in observe()]
+            matched = {symptom: next((text for text in seen if symptom_pattern(symptom).search(text)), None)
+                       for symptom in expected}
+            self.evidence.attach("3. symptom observed", {"catalog": matched, "seen": seen[:50]})
+            missing = [symptom for symptom, text in matched.items() if text is None]
+            assert not missing, f"symptom not seen: {missing}; seen: {seen[:10]}"
+        self._verdict(4, "judged faulty", judge, failing=offender)
+        self.restore(down_to=fault)
+        if recovered is not None:
+            with self.phase("recover", "healthy again after the fault's undo"):
+                recovered()
+        self.evidence.attach("5. restored", "the fault's changes undone" + (", healthy again" if recovered else ""))
+        self._verdict(6, "judged restored", judge, failing=None)
+        self.restore()
+        with self.phase("leftovers", "no labelled object, no journal, kubelet config and images as they were"):
+            left = self.leftovers()
+            self.evidence.attach("7. nothing left", left or "nothing")
+            assert not left, f"left behind: {left}"
+
+    def _verdict(self, step: int, what: str, judge: Callable[[], list[str]], *, failing: str | None) -> None:
+        with self.phase(f"judge ({step}/7)", f"{what}: " + (f"must name {failing}" if failing else "must pass")):
+            problems = list(judge())
+            self.evidence.attach(f"{step}. {what}", problems or "passed")
+            if failing is None:
+                assert not problems, f"{what}: the judge fails: {problems}"
+            else:
+                assert any(failing in p for p in problems), f"{what}: the judge does not name {failing}: {problems}"
+
+    def leftovers(self) -> list[str]:
+        """What the scenario left: labelled namespaces and pods, journals, a changed kubelet config,
+        images gone from a node it faulted."""
+        mine = f"{SCENARIO_LABEL}={self.id}"
+        left = [f"namespace {ns.metadata.name}" for ns in self.cluster.call(
+            "list namespaces", self.cluster.core.list_namespace, label_selector=mine).items]
+        left += [f"pod {p.metadata.namespace}/{p.metadata.name}" for p in self.cluster.call(
+            "list pods", self.cluster.core.list_pod_for_all_namespaces, label_selector=mine).items]
+        for name, (node, before) in self._states.items():
+            left += [f"node {name}: {change}" for change in before.changes(node_state(node))]
+        return left
+
+
+def catalog_symptom(failure_ids: Iterable[str], fragment: str) -> str:
+    """The catalog's symptom string of one of failure_ids that holds fragment (exactly one)."""
+    found = [s for i in failure_ids for s in catalog.load()[i].symptoms if fragment in s]
+    if len(found) != 1:
+        raise FaultError(f"{len(found)} symptoms of {', '.join(failure_ids)} in the catalog hold {fragment!r}")
+    return found[0]
+
+
+def symptom_pattern(symptom: str) -> re.Pattern:
+    """A catalog symptom as a search pattern: "...", "…" and "<placeholder>" stand for any text."""
+    return re.compile(".*?".join(re.escape(part) for part in re.split(r"\.\.\.|…|<[^<>]+>", symptom)), re.S)
+
+
+JOURNALS = "/var/lib/kubeproof/journal"
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+_STATE = (f"sha256sum {KUBELET_CONFIG} 2>/dev/null | cut -d' ' -f1; echo @@; "
+          f"crictl images -q 2>/dev/null | sort; echo @@; ls {JOURNALS} 2>/dev/null; true")
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """What a fault on a node must leave as it found it."""
+    kubelet_config: str  # sha256 of the kubelet's config file, "" without one
+    images: frozenset[str]
+    journals: frozenset[str]
+
+    def changes(self, now: "NodeState") -> list[str]:
+        found = []
+        if now.kubelet_config != self.kubelet_config:
+            found.append(f"{KUBELET_CONFIG} changed (sha256 {self.kubelet_config[:12]} -> {now.kubelet_config[:12]})")
+        if self.images - now.images:
+            found.append(f"{len(self.images - now.images)} image(s) gone: {sorted(self.images - now.images)[:5]}")
+        if now.journals - self.journals:
+            found.append(f"journal(s) left in {JOURNALS}: {sorted(now.journals - self.journals)}")
+        return found
+
+
+def node_state(node: NodeShell) -> NodeState:
+    config, images, journals = (part.split() for part in
+                                node.check(_STATE, what="read the kubelet config's digest, images and journals")
+                                .split("@@"))
+    return NodeState("".join(config), frozenset(images), frozenset(journals))

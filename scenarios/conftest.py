@@ -64,10 +64,10 @@ pytest_runtest_setup = pytest_runtest_call = pytest_runtest_teardown = _failing_
 
 
 @pytest.fixture
-def scenario(request: pytest.FixtureRequest, audit, pytestconfig: pytest.Config):
+def scenario(request: pytest.FixtureRequest, audit, evidence, pytestconfig: pytest.Config):
     """The running scenario; everything it changed is restored when the test ends, however it ends."""
     ids = [a for mark in request.node.iter_markers("failure") for a in mark.args]
-    running = Scenario(ids, audit, image=pytestconfig.getoption("probe_image"))
+    running = Scenario(ids, audit, image=pytestconfig.getoption("probe_image"), evidence=evidence)
     try:
         yield running
     finally:

@@ -6,12 +6,15 @@ interval and fails with the last thing it saw, so a stuck phase reads as one lin
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable, TypeVar
 
 from .node import FaultError
 
 T = TypeVar("T")
+PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines of a long wait
+log = logging.getLogger("kubeproof.scenario")
 
 
 def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
@@ -22,7 +25,8 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
     Exceptions of the `transient` types (an API server restarting, a kubelet not up yet) count as
     "not yet". Raises FaultError after `timeout` seconds naming `what` and the last value or error.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline, said = started + timeout, started
     last = "nothing yet"
     while True:
         try:
@@ -32,6 +36,10 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
             last = repr(value)[:300]
         except transient as exc:
             last = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= deadline:
             raise FaultError(f"{what}: not within {timeout:g} s (last seen: {last})")
+        if now - said >= PROGRESS_EVERY:
+            said = now
+            log.info("waiting %.0f of %g s for %s (last seen: %s)", now - started, timeout, what, last[:160])
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
