@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,10 @@ import yaml
 
 SEVERITIES = ("blocker", "critical", "normal", "minor")  # most severe first
 CATALOG_FILE = Path(__file__).with_name("failures.yaml")
+# Where a pattern's symptom lands: the kernel log, the kubelet's and the container runtime's journals
+# (read on each node), the cluster's Events.
+NODE_LOGS = ("kernel", "kubelet", "runtime")
+LOGS = (*NODE_LOGS, "events")
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,21 @@ class Source:
     title: str
     section: str = ""
     url: str = ""
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A symptom as it lands in a log (failures.yaml `patterns`): a POSIX ERE, case-insensitive."""
+
+    reason: str
+    logs: tuple[str, ...]
+    match: str
+
+    def regex(self) -> re.Pattern:
+        return re.compile(self.match, re.I)
+
+    def as_dict(self) -> dict:
+        return {"reason": self.reason, "in": list(self.logs), "match": self.match}
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,11 @@ class Entry:
     no_scenario: str = ""
     no_assertion: str = ""
     scenario_limits: str = ""  # what its scenario cannot show on current kernels and releases
+    patterns: tuple[Pattern, ...] = ()
+    no_patterns: str = ""
+
+    def patterns_in(self, log: str) -> tuple[Pattern, ...]:
+        return tuple(p for p in self.patterns if log in p.logs)
 
     def as_dict(self) -> dict:
         return {
@@ -43,6 +68,7 @@ class Entry:
             "symptoms": list(self.symptoms), "root_cause": self.root_cause,
             "remediation": self.remediation, "no_scenario": self.no_scenario,
             "no_assertion": self.no_assertion,
+            "patterns": [p.as_dict() for p in self.patterns], "no_patterns": self.no_patterns,
         }
 
 
@@ -88,12 +114,25 @@ def parse(document: dict) -> Catalog:
             symptoms=tuple(raw["symptoms"]), root_cause=raw["root_cause"],
             remediation=raw["remediation"], no_scenario=raw.get("no_scenario", ""),
             no_assertion=raw.get("no_assertion", ""), scenario_limits=raw.get("scenario_limits", ""),
+            patterns=tuple(_pattern(raw["id"], p) for p in raw.get("patterns", ())),
+            no_patterns=raw.get("no_patterns", ""),
         ))
     ids = [e.id for e in entries]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ValueError(f"duplicate failure ids in the catalog: {sorted(duplicates)}")
     return Catalog(tuple(entries))
+
+
+def _pattern(failure_id: str, raw: dict) -> Pattern:
+    pattern = Pattern(reason=raw["reason"], logs=tuple(raw["in"]), match=raw["match"])
+    unknown = set(pattern.logs) - set(LOGS)
+    if unknown or not pattern.logs:
+        raise ValueError(f"{failure_id}: pattern {pattern.reason} in {sorted(unknown) or 'no log'}, not one of {LOGS}")
+    if not pattern.match.isascii():  # it travels inside gather.sh, which must stay ASCII
+        raise ValueError(f"{failure_id}: pattern {pattern.reason} is not ASCII")
+    pattern.regex()
+    return pattern
 
 
 @lru_cache(maxsize=1)
