@@ -17,6 +17,7 @@ import allure
 import pytest
 
 from . import catalog as catalogs
+from . import scheduling
 from .audit import Audit, AuditedNode
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
@@ -190,6 +191,14 @@ def pytest_configure_node(node) -> None:
     audit = node.config.stash[AUDIT]
     node.workerinput["kubeproof"] = audit.export() if audit else None
     node.workerinput["kubeproof_skips"] = node.config.stash[SKIP_REASONS]
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # before xdist's own
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist controller: the cluster suite on one worker, node tests spread (scheduling.py)."""
+    if not suites_in_run(config) or config.stash.get(OFFLINE, False):
+        return None
+    return scheduling.make_scheduler(config, suite_dirs(config), log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

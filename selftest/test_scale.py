@@ -127,6 +127,45 @@ def test_every_verdict_survives_trimming_and_dumping(pytester: pytest.Pytester, 
     assert any(r["outcome"] == "failed" for r in untrimmed.values()) == (variant != "healthy")
 
 
+RECORD_WORKER = """
+import os, time
+import pytest
+
+def _record(request, pause=0.0):
+    time.sleep(pause)  # long enough that an idle worker would take the next unit
+    path = os.path.join({directory!r}, request.node.nodeid.replace("/", "_").replace(":", "_"))
+    with open(path, "w") as out:
+        out.write(request.node.nodeid + " " + os.environ.get("PYTEST_XDIST_WORKER", "-"))
+"""
+
+
+def test_cluster_tests_share_one_worker_and_node_tests_spread(pytester: pytest.Pytester, tmp_path):
+    """Under -n, the cluster suite is one unit of work (one view in one worker); node tests spread
+    over the workers; every test id is the one pytest gives it without xdist."""
+    ran = tmp_path / "ran"
+    ran.mkdir()
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_cluster:cluster\n    suite_node:node\n")
+    pytester.makeconftest(RECORD_WORKER.format(directory=str(ran)))
+    for suite, failure, pause in (("cluster", "namespace-stuck", 0.1), ("node", "nofile-exhaustion", 0.5)):
+        pytester.mkdir(f"suite_{suite}")
+        (pytester.path / f"suite_{suite}" / f"test_{suite}.py").write_text(
+            "import pytest\nfrom conftest import _record\n\n"
+            + "".join(f"@pytest.mark.failure({failure!r})\ndef test_{suite}_{i}(request):\n"
+                      f"    _record(request, {pause})\n\n" for i in range(4)))
+    with ReplayServer(CLUSTERS / "healthy") as server:  # node tests reach each node as this host
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        args = ["suite_cluster", "suite_node", f"--kubeconfig={kubeconfig}", "--node-access=local",
+                "-p", "no:cacheprovider"]
+        expected = sorted(pytester.runpytest_subprocess(*args, "--collect-only", "-q").stdout.lines[:8])
+        result = pytester.runpytest_subprocess(*args, "-n", "3", "-v")
+    assert len(expected) == 8 and all("::test_" in nodeid for nodeid in expected)
+    result.assert_outcomes(passed=8)
+    workers = dict(path.read_text().split() for path in ran.iterdir())
+    assert sorted(workers) == expected  # the ids are unchanged, and every test ran
+    assert len({w for nodeid, w in workers.items() if "suite_cluster" in nodeid}) == 1
+    assert len({w for nodeid, w in workers.items() if "suite_node" in nodeid}) >= 2
+
+
 def test_benchmark_runs_end_to_end(tmp_path):
     numbers = tmp_path / "scale.json"
     run = subprocess.run([sys.executable, str(BENCHMARKS / "scale.py"), "--sizes", "10", "--workers", "0,2",
