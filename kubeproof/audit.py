@@ -206,7 +206,7 @@ class Audit:
         try:
             host = transport.open_host(ref.access, ssh_config=self.options.ssh_config,
                                        sudo=self.options.sudo)
-            return gather.gather(host, ref.name, root=ref.root, timeout=self.node_timeout)
+            return gather.gather(host, ref.name, root=ref.root, timeout=self.node_timeout, profile=self.profile)
         except NodeUnreachable as exc:
             return {"error": exc.reason}  # cached too: the node's other tests fail fast
         except KubeproofError as exc:  # e.g. a --hosts URL whose scheme no transport serves

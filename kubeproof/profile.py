@@ -15,6 +15,8 @@ DEFAULTS_FILE = Path(__file__).with_name("profile.yaml")
 # sysctl_min may name any single-number tunable gather.sh reads; another name would never be judged.
 # Not these: counters, and the port range (two numbers, judged by local_port_range_min).
 NOT_MINIMUMS = {"fs.file-nr", "net.netfilter.nf_conntrack_count", "net.ipv4.ip_local_port_range"}
+# A window of 0 days or a cap of 0 bytes would read nothing and pass as "never happened".
+AT_LEAST_ONE = {"history_days", "history_max_bytes"}
 
 
 def _gathered_sysctls() -> set[str]:
@@ -46,9 +48,10 @@ def _read(path: Path) -> dict:
 
 def _check_number(path: Path, key: str, value: Any, default: int | float) -> None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or (isinstance(default, int) and not isinstance(value, int)) or value < 0:
+    least = 1 if key in AT_LEAST_ONE else 0
+    if not number or (isinstance(default, int) and not isinstance(value, int)) or value < least:
         kind = "a whole number" if isinstance(default, int) else "a number"
-        raise KubeproofError(f"profile {path}: {key} must be {kind} >= 0, got {value!r}")
+        raise KubeproofError(f"profile {path}: {key} must be {kind} >= {least}, got {value!r}")
 
 
 def _merge(defaults: dict, overrides: dict, path: Path) -> dict:

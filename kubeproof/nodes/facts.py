@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .gather import UNREAD_LOG
+
 
 class NodeFacts:
     def __init__(self, facts: dict):
@@ -153,3 +155,8 @@ class NodeFacts:
     def raw(self, section: str) -> dict | None:
         """gather.sh's section as {"output": str, "rc": int}: the evidence to show, or None."""
         return self._get("raw", section)
+
+    def history(self, log: str) -> dict:
+        """The lines of a node log ("kernel", "kubelet", "runtime") matching the catalog's patterns
+        (gather.py's history), or why it was not read."""
+        return self._get("history", log) or copy.deepcopy(UNREAD_LOG)

@@ -63,6 +63,14 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
   static_pods     {"/etc/kubernetes/manifests/kube-apiserver.yaml": parsed manifest, ...}
   apiserver_auth_configs {path: parsed AuthenticationConfiguration} of the files the manifests'
                   --authentication-config name
+  history         {"kernel" | "kubelet" | "runtime": {read: bool, why: str or None (when not read),
+                   source: "journal" | "dmesg" (the kernel's ring buffer, where journald keeps no
+                   kernel messages: ReadKMsg=no as in kind nodes), readkmsg: its setting (dmesg only),
+                   cap: bytes, truncated: bool (more lines matched than cap bytes: only the newest came),
+                   lines: [{at: UTC ISO-8601 or None, line}] newest first, others: [lines that are
+                   not log lines, such as journalctl's errors]}}: the lines of the last history_days
+                   matching the catalog's patterns for that log (kubelet: also k3s/RKE2's units;
+                   runtime: containerd, docker, crio)
   parse_errors    {"kubelet-config /var/lib/kubelet/config.yaml": "message", ...}
   raw             {section: {output: str, rc: int}}: gather.sh's output, the evidence users see
 """
@@ -76,15 +84,16 @@ import re
 import shlex
 import time
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import resources
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import testinfra.host
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from .. import catalog as catalogs
 from ..errors import NodeUnreachable
 from . import transport
 
@@ -98,12 +107,32 @@ _ITEM = re.compile(r"^@@kubeproof-item (.*)$", re.M)
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----")
 _LIMIT = re.compile(r"^Max (open files|processes)\s+(\S+)\s+(\S+)")
 _KUBECONFIG_CERT = re.compile(r"^\s*(client-certificate-data|certificate-authority-data):\s*(\S+)")
+_HISTORY = re.compile(r"^@@kubeproof-history (.*)$")
+_JOURNAL_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:?\d\d) ")  # journalctl -o short-iso
+_DMESG_LINE = re.compile(r"^\[\s*(\d+\.\d+)\]")  # seconds since boot
 _EKU_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth", ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth"}
 
 
-def gather(host: testinfra.host.Host, node: str, *, root: str = "/", timeout: float = 120) -> dict:
+def script(profile: Mapping | None = None) -> str:
+    """gather.sh preceded by what its history sections search: the profile's window (history_days)
+    and byte cap (history_max_bytes), and the catalog's patterns of each node log."""
+    if profile is None:
+        from .. import profile as profiles  # the profile module reads gather.sh: imported late
+
+        profile = profiles.load()
+    catalog = catalogs.load()
+    settings = {"HISTORY_DAYS": str(profile["history_days"]), "HISTORY_BYTES": str(profile["history_max_bytes"])}
+    for log in catalogs.NODE_LOGS:
+        matches = dict.fromkeys(p.match for e in catalog.entries for p in e.patterns_in(log))
+        settings[f"HISTORY_{log.upper()}"] = "\n".join(matches)
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in settings.items()) + SCRIPT
+
+
+def gather(host: testinfra.host.Host, node: str, *, root: str = "/", timeout: float = 120,
+           profile: Mapping | None = None) -> dict:
     """Run gather.sh once on host (under `chroot root` unless root is "/") and parse its output."""
-    command = SCRIPT if root == "/" else f"chroot {shlex.quote(root)} /bin/sh -c {shlex.quote(SCRIPT)}"
+    text = script(profile)
+    command = text if root == "/" else f"chroot {shlex.quote(root)} /bin/sh -c {shlex.quote(text)}"
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     output = transport.run(host, command, timeout, node=node)
@@ -147,6 +176,8 @@ def parse(raw_text: str) -> dict:
                         for path, text in _items(_out(raw, "static-pods")).items()},
         "apiserver_auth_configs": {path: _load(text, yaml.safe_load, f"apiserver-auth-config {path}", errors)
                                    for path, text in _items(_out(raw, "apiserver-auth-config")).items()},
+        "history": {log: _history(log, raw.get(f"history-{log}"), _out(raw, "clock").strip())
+                    for log in catalogs.NODE_LOGS},
         "parse_errors": errors,
         "raw": raw,
     }
@@ -499,6 +530,47 @@ def _runtime(raw: dict, errors: dict[str, str]) -> dict:
         "crio": {"config": config("/etc/crio/crio.conf", tomllib.loads),
                  "storage_conf": config("/etc/containers/storage.conf", tomllib.loads)},
     }
+
+
+# A node log as facts recorded before kubeproof read logs show it.
+UNREAD_LOG = {"read": False, "why": "not gathered (facts recorded before kubeproof read logs)", "source": None,
+              "readkmsg": None, "cap": None, "truncated": False, "lines": [], "others": []}
+
+
+def _history(name: str, section: dict | None, node_time: str) -> dict:
+    log = {**UNREAD_LOG, "why": None}
+    if section is None:
+        return dict(UNREAD_LOG)
+    header, _, body = section["output"].partition("\n")
+    settings = _HISTORY.match(header)
+    if settings is None:
+        why = ("no journalctl" + " or dmesg" * (name == "kernel") + " on the node" if section["rc"] == 127
+               else " ".join(section["output"].split())[:300] or "no pattern looks in this log")
+        return {**log, "why": why}
+    fields = dict(word.partition("=")[::2] for word in settings[1].split())
+    cap = int(fields["cap"])
+    lines = body.splitlines()
+    truncated = len(body.encode()) >= cap > 0
+    dmesg = fields["source"] == "dmesg"
+    if truncated:  # head -c / tail -c cut the oldest line kept: journal lines come newest first
+        lines = lines[1:] if dmesg else lines[:-1]
+    if dmesg:  # oldest first: newest first, as the journal's
+        lines.reverse()
+    boot = None
+    if dmesg and node_time and _int(fields.get("uptime", "").partition(".")[0]) is not None:
+        boot = datetime.fromisoformat(node_time.replace("Z", "+00:00")) - timedelta(seconds=float(fields["uptime"]))
+    found, others = [], []
+    for line in lines:
+        if match := _JOURNAL_LINE.match(line):
+            found.append({"at": _iso(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S%z")), "line": line})
+        elif dmesg:
+            stamp = _DMESG_LINE.match(line)
+            at = boot + timedelta(seconds=float(stamp[1])) if stamp and boot else None
+            found.append({"at": _iso(at) if at else None, "line": line})
+        elif line.strip():
+            others.append(line)
+    return {**log, "read": True, "source": fields["source"], "readkmsg": fields.get("readkmsg"), "cap": cap,
+            "truncated": truncated, "lines": found, "others": others}
 
 
 def _values_of(key: str, tree: Any) -> list:

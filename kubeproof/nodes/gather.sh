@@ -13,7 +13,8 @@
 #   @@kubeproof-gather-end
 #
 # Inside a section "@@kubeproof-item KEY" starts a keyed block (a file, a path), with the same
-# trailing newline rule. Secrets stay on the node: only CERTIFICATE blocks of PEM files and the
+# trailing newline rule. The history-* sections start with "@@kubeproof-history key=value ...".
+# Secrets stay on the node: only CERTIFICATE blocks of PEM files and the
 # certificate lines of kubeconfigs are printed, and credential values in config files are redacted.
 
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -267,6 +268,39 @@ auth_config_paths() {
 		/etc/kubernetes/manifests/*.yml 2>/dev/null | sort -u
 }
 
+# History: the lines of the last HISTORY_DAYS days matching the catalog's patterns for one log
+# (HISTORY_KERNEL, HISTORY_KUBELET, HISTORY_RUNTIME: newline-separated EREs, set by gather.py before
+# this script), newest first and at most HISTORY_BYTES bytes of them: filtered here, so a node
+# sends its symptoms, never megabytes of journal.
+matching() {
+	grep -E -i -e "$1" | head -c "$HISTORY_BYTES"
+}
+
+journal_history() {
+	patterns=$1
+	shift
+	[ -n "$patterns" ] || return 0 # grep -e '' would match every line
+	have journalctl || return 127
+	printf '@@kubeproof-history source=journal cap=%s\n' "$HISTORY_BYTES"
+	journalctl -q --no-pager -o short-iso --reverse --since "-${HISTORY_DAYS}d" "$@" | matching "$patterns"
+}
+
+# Kernel messages from the journal across boots (journalctl -k would stop at this boot, and 001 read
+# the log after a crash). A journald with ReadKMsg=no (kind nodes) or no journald has none: then the
+# kernel's ring buffer, this boot only, timed by the node's uptime.
+kernel_history() {
+	[ -n "$HISTORY_KERNEL" ] || return 0
+	if have journalctl && [ -n "$(journalctl -q --no-pager -n 1 _TRANSPORT=kernel 2>/dev/null)" ]; then
+		journal_history "$HISTORY_KERNEL" _TRANSPORT=kernel
+		return
+	fi
+	have dmesg || return 127
+	readkmsg=$(sed -n 's/^ReadKMsg=//p' $(existing /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf) </dev/null | tail -n 1)
+	printf '@@kubeproof-history source=dmesg cap=%s uptime=%s readkmsg=%s\n' "$HISTORY_BYTES" \
+		"$(cut -d ' ' -f 1 /proc/uptime)" "${readkmsg:-unset}"
+	dmesg | grep -E -i -e "$HISTORY_KERNEL" | tail -c "$HISTORY_BYTES"
+}
+
 DAEMON_PIDS=$(find_daemons)
 
 printf '@@kubeproof-gather 1\n'
@@ -300,5 +334,8 @@ section systemd-package systemd_package
 section apiserver-auth-config emit redact $(auth_config_paths)
 section static-pods emit redact /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml \
 	/etc/kubernetes/manifests/*.json
+section history-kernel kernel_history
+section history-kubelet journal_history "$HISTORY_KUBELET" -u kubelet -u k3s -u k3s-agent -u rke2-server -u rke2-agent
+section history-runtime journal_history "$HISTORY_RUNTIME" -u containerd -u docker -u crio
 printf '@@kubeproof-gather-end\n'
 exit 0
