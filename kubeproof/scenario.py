@@ -252,7 +252,7 @@ class Scenario:
 
     # -- the lifecycle every scenario declares ---------------------------------------------------
 
-    def prove(self, *, judge: Callable[[], list[str]], offender: str, inject: Callable[[], object],
+    def prove(self, *, judge: Callable[[], list[str]], offender: str | tuple[str, ...], inject: Callable[[], object],
               observe: Callable[[], Iterable[str]], symptoms: Iterable[str],
               arrange: Callable[[], object] | None = None,
               recovered: Callable[[], object] | None = None) -> None:
@@ -263,7 +263,7 @@ class Scenario:
         inject    the fault, every change registering its undo (defer, a journal);
         observe   waits for the field symptom and returns what was seen (events, logs, output);
         symptoms  fragments picking the catalog's symptom strings that must match what was seen;
-        offender  what the failing judge must name (a node, an object);
+        offender  what the failing judge must name (a node, an object; several: each of them);
         recovered waits, once the fault is undone, until the node or cluster is healthy again.
         """
         expected = [catalog_symptom(self.failure_ids, fragment) for fragment in symptoms]
@@ -298,14 +298,16 @@ class Scenario:
             self.evidence.attach("7. nothing left", left or "nothing")
             assert not left, f"left behind: {left}"
 
-    def _verdict(self, step: int, what: str, judge: Callable[[], list[str]], *, failing: str | None) -> None:
-        with self.phase(f"judge ({step}/7)", f"{what}: " + (f"must name {failing}" if failing else "must pass")):
+    def _verdict(self, step: int, what: str, judge: Callable[[], list[str]], *,
+                 failing: str | tuple[str, ...] | None) -> None:
+        names = (failing,) if isinstance(failing, str) else failing or ()
+        with self.phase(f"judge ({step}/7)", f"{what}: " + (f"must name {', '.join(names)}" if names else "must pass")):
             problems = list(judge())
             self.evidence.attach(f"{step}. {what}", problems or "passed")
-            if failing is None:
+            if not names:
                 assert not problems, f"{what}: the judge fails: {problems}"
-            else:
-                assert any(failing in p for p in problems), f"{what}: the judge does not name {failing}: {problems}"
+            unnamed = [n for n in names if not any(n in p for p in problems)]
+            assert not unnamed, f"{what}: the judge does not name {unnamed}: {problems}"
 
     def leftovers(self) -> list[str]:
         """What the scenario left: labelled namespaces and pods, journals, a changed kubelet config,

@@ -1,0 +1,77 @@
+"""workload-crashes (004): containers that cannot run, for real — a crash loop, an OOM kill, an image
+that cannot be pulled.
+
+inject   three pods on a worker (restartPolicy Always): one whose command exits 1, one whose shell
+         grows past its memory limit (both on --probe-image, present on the node), one whose image no
+         registry serves;
+observe  the kubelet's own words: CrashLoopBackOff and "Back-off restarting failed container",
+         OOMKilled, ErrImagePull and ImagePullBackOff;
+judge    workloads.crashing_containers names each pod;
+restore  the pods deleted: nothing crashes, the judge passes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kubeproof.faults.cluster import labels
+from kubeproof.faults.waiting import wait_for
+from kubeproof.judge.cluster.workloads import crashing_containers
+from kubeproof.scenario import node_lock
+
+CRASH, OOM, PULL = "kubeproof-crash", "kubeproof-oom", "kubeproof-pull"
+ABSENT_IMAGE = "localhost/kubeproof/absent:never"  # no registry serves it, anywhere
+DOUBLING = "a=x; while :; do a=$a$a; done"  # a shell variable doubling until the memory limit kills it
+SYMPTOMS = ("CrashLoopBackOff", "Back-off restarting failed container", "OOMKilled", "ErrImagePull", "ImagePullBackOff")
+
+
+def _seen(pods: list[dict], events: list[dict]) -> list[str]:
+    """Every reason the containers report, waiting now or last terminated, and the events' messages."""
+    reasons = [f"{(s.get(k) or {}).get(state, {}).get('reason')}" for p in pods
+               for s in (p.get("status") or {}).get("containerStatuses") or []
+               for k, state in (("state", "waiting"), ("state", "terminated"), ("lastState", "terminated"))]
+    return [r for r in reasons if r != "None"] + [f"{e.get('reason')}: {e.get('message')}" for e in events]
+
+
+@pytest.mark.failure("workload-crashes")
+def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
+    cluster = scenario.cluster
+    node = scenario.worker()
+    scenario.hold(shared={node_lock(node)})
+    namespace = scenario.namespace()
+    image = scenario.image
+
+    def crashing(name: str, image: str, command: list[str], **container) -> dict:
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "labels": {**labels(scenario.id), "app": name}},
+                "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [
+                    {"name": "main", "image": image, "command": command, **container}]}}
+
+    def pods() -> list[dict]:
+        return cluster.pods(namespace)
+
+    def inject() -> None:
+        cluster.create(namespace, crashing(CRASH, image, ["sh", "-c", "echo crashing; exit 1"],
+                                           imagePullPolicy="IfNotPresent"))
+        cluster.create(namespace, crashing(OOM, image, ["sh", "-c", DOUBLING],
+                                           imagePullPolicy="IfNotPresent",
+                                           resources={"limits": {"memory": "32Mi"}}))
+        cluster.create(namespace, crashing(PULL, ABSENT_IMAGE, ["sh"], imagePullPolicy="Always"))
+        for name in (CRASH, OOM, PULL):
+            scenario.defer(f"delete pod {namespace}/{name}", lambda name=name: cluster.call(
+                f"delete pod {namespace}/{name}", cluster.core.delete_namespaced_pod, name, namespace,
+                grace_period_seconds=0, missing_ok=True))
+
+    def observe() -> list[str]:
+        return wait_for("the kubelet reporting " + ", ".join(SYMPTOMS), lambda: _seen(pods(), cluster.events(namespace)),
+                        until=lambda seen: all(any(s in text for text in seen) for s in SYMPTOMS), timeout=240,
+                        interval=3)
+
+    def judge() -> list[str]:
+        return crashing_containers(pods(), datetime.now(timezone.utc), timedelta(hours=profile.recent_event_hours),
+                                   profile.restart_limit).problems
+
+    scenario.prove(judge=judge, inject=inject, observe=observe, symptoms=SYMPTOMS, offender=(CRASH, OOM, PULL),
+                   recovered=lambda: wait_for(f"pods in {namespace} gone", pods, until=lambda p: not p, timeout=120))
