@@ -6,7 +6,7 @@ reader of v1 keeps working across kubeproof versions.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -25,6 +25,22 @@ def combine(outcomes: Iterable[str]) -> str:
     return next((v for v in VERDICT_ORDER if v in verdicts), "not-run")
 
 
+def happened(results: Iterable[Result]) -> dict | None:
+    """What the history tests of one failure id saw (their judged "happened"), summed over nodes and
+    Events; None when no history test looked."""
+    seen = [judged["happened"] for r in results if r.outcome in ("passed", "failed")
+            and isinstance(judged := r.evidence.get("judged"), dict) and "happened" in judged]
+    if not seen:
+        return None
+    by: Counter = Counter()
+    for h in seen:
+        by.update(h["by"])
+    return {"sightings": sum(h["sightings"] for h in seen), "at_least": any(h["at_least"] for h in seen),
+            "first": min((h["first"] for h in seen if h["first"]), default=None),
+            "last": max((h["last"] for h in seen if h["last"]), default=None),
+            "window_days": max(h["window_days"] for h in seen), "by": dict(by)}
+
+
 def build(results: Iterable[Result], *, target: dict | None, gate: dict,
           created: datetime | None = None) -> dict:
     catalog = catalogs.load()
@@ -41,7 +57,7 @@ def build(results: Iterable[Result], *, target: dict | None, gate: dict,
     for entry in catalog.entries:
         mine = by_id.get(entry.id, [])
         failures.append({**entry.as_dict(), "verdict": combine(r.outcome for r in mine),
-                         "results": [r.as_dict() for r in mine]})
+                         "happened": happened(mine), "results": [r.as_dict() for r in mine]})
     nodes = {name: {"verdict": combine(r.outcome for r in mine),
                     "failing": sorted({i for r in mine if r.outcome in ("failed", "error")
                                        for i in r.failure_ids})}
@@ -56,6 +72,7 @@ def build(results: Iterable[Result], *, target: dict | None, gate: dict,
             "verdict": combine(o for o, n in counts.items() for _ in range(n)),
             "counts": {o: counts.get(o, 0) for o in ("passed", "failed", "error", "skipped")},
             "failures": {f["id"]: f["verdict"] for f in failures},
+            "happened": {f["id"]: f["happened"]["sightings"] if f["happened"] else None for f in failures},
             "nodes": nodes,
         },
         "failures": failures,

@@ -49,13 +49,14 @@ def _badge(verdict: str) -> str:
 def html(doc: dict) -> str:
     failures = reading.ordered(doc["failures"])
     rows = "".join(f'<tr><td><a href="#{e(f["id"])}">{e(f["id"])}</a></td><td>{e(f["title"])}</td>'
-                   f'<td>{e(f["severity"])}</td><td>{_badge(f["verdict"])}</td><td>{e(reading.tally(f))}</td></tr>'
+                   f'<td>{e(f["severity"])}</td><td>{_badge(f["verdict"])}</td><td>{e(reading.tally(f))}</td>'
+                   f'<td>{e(reading.happened(f))}</td></tr>'
                    for f in failures)
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>kubeproof audit</title>"
              f"<style>{CSS}</style></head><body>",
              f'<h1>kubeproof audit</h1><p class=meta>{e(reading.headline(doc))}</p>',
              '<h2>What to fix first</h2><table id=summary><tr><th>failure</th><th>what</th>'
-             f'<th>severity</th><th>verdict</th><th>tests</th></tr>{rows}</table>']
+             f'<th>severity</th><th>verdict</th><th>tests</th><th>happened here</th></tr>{rows}</table>']
     skips = reading.skip_reasons(doc)
     if skips:
         parts.append("<ul id=skipped class=meta>" + "".join(
@@ -79,7 +80,9 @@ def _failure(f: dict) -> str:
             f'<p><b>{e(f["title"])}</b> — severity {e(f["severity"])} ({e(f["severity_basis"])})</p>'
             f'<p><b>In the field:</b> {e(f["root_cause"])}</p><ul class=meta>{sources}</ul>'
             f'<p><b>Symptoms:</b> {"; ".join(f"<code>{e(s)}</code>" for s in f["symptoms"])}</p>'
-            f'<p class=remedy><b>Remediation:</b> {e(f["remediation"])}</p>'
+            + (f'<p class=happened><b>Happened here:</b> {e(reading.happened_line(f))}</p>'
+               if reading.happened_line(f) else "")
+            + f'<p class=remedy><b>Remediation:</b> {e(f["remediation"])}</p>'
             + "".join(f'<p class=meta><b>{e(r.replace("_", " ").capitalize())}:</b> {e(f[r])}</p>'
                       for r in ("no_assertion", "no_scenario") if f[r])
             + "".join(_failing(r) for r in groups.failing)

@@ -12,9 +12,9 @@ from .reading import VERDICT_LABEL
 def markdown(doc: dict) -> str:
     failures = reading.ordered(doc["failures"])
     out = ["# kubeproof audit", "", reading.headline(doc), "", "## What to fix first", "",
-           "| failure | severity | verdict | tests |", "|---|---|---|---|"]
-    out += [f"| [{f['id']}](#{f['id']}) | {f['severity']} | {VERDICT_LABEL[f['verdict']]} | {reading.tally(f)} |"
-            for f in failures]
+           "| failure | severity | verdict | tests | happened here |", "|---|---|---|---|---|"]
+    out += [f"| [{f['id']}](#{f['id']}) | {f['severity']} | {VERDICT_LABEL[f['verdict']]} | {reading.tally(f)} "
+            f"| {reading.happened(f)} |" for f in failures]
     skips = reading.skip_reasons(doc)
     if skips:
         out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips.most_common()]
@@ -27,8 +27,10 @@ def markdown(doc: dict) -> str:
                 f"({f['severity_basis']}) — **{VERDICT_LABEL[f['verdict']]}**", "",
                 f"*In the field:* {f['root_cause']}", ""]
         out += [f"*Source:* [{text}]({url})" if url else f"*Source:* {text}" for text, url in reading.sources(f)]
-        out += ["", "*Symptoms:* " + "; ".join(f"`{s}`" for s in f["symptoms"]), "",
-                f"*Remediation:* {f['remediation']}", ""]
+        out += ["", "*Symptoms:* " + "; ".join(f"`{s}`" for s in f["symptoms"]), ""]
+        if reading.happened_line(f):
+            out += [f"*Happened here:* {reading.happened_line(f)}", ""]
+        out += [f"*Remediation:* {f['remediation']}", ""]
         for reason in ("no_assertion", "no_scenario"):
             if f[reason]:
                 out += [f"*{reason.replace('_', ' ').capitalize()}:* {f[reason]}", ""]

@@ -67,6 +67,26 @@ def headline(doc: dict) -> str:
             f"Created {doc['created']} by kubeproof {doc['kubeproof_version']}.")
 
 
+def happened(failure: dict) -> str:
+    """The history tests' count for the summary: "-" when none looked, "at least 12", "0"."""
+    seen = failure.get("happened")  # absent from documents written before kubeproof looked
+    if not seen:
+        return "-"
+    return "at least " * seen["at_least"] + str(seen["sightings"])
+
+
+def happened_line(failure: dict) -> str:
+    """Where and when the failure's symptoms were seen, one sentence; "" when no history test looked."""
+    seen = failure.get("happened")
+    if not seen:
+        return ""
+    said = f"{happened(failure)} sightings within {seen['window_days']} days"
+    if not seen["sightings"]:
+        return said + " in the logs and Events read."
+    where = ", ".join(f"{place} {n}" for place, n in seen["by"].items())
+    return f"{said} (first {seen['first'] or 'undated'}, last {seen['last'] or 'undated'}): {where}."
+
+
 def tally(failure: dict) -> str:
     """"2 failed of 5 tests", or "3 tests"."""
     results = failure["results"]
