@@ -11,9 +11,22 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
+import orjson
 from filelock import FileLock
+
+
+class Codec(NamedTuple):
+    dumps: Callable[[Any], bytes]
+    loads: Callable[[bytes], Any]
+
+
+# Anything JSON can hold, integers of any size included (a certificate's serial number).
+JSON = Codec(lambda value: json.dumps(value).encode(), json.loads)
+# API objects, whose integers are int64 by the API's schema: orjson is exact for those and encodes
+# 150,000 trimmed pods about ten times as fast (orjson would turn a larger integer into a float).
+API_OBJECTS = Codec(orjson.dumps, orjson.loads)
 
 
 class SessionCache:
@@ -25,18 +38,18 @@ class SessionCache:
     def _path(self, key: str) -> Path:
         return self.directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".json")
 
-    def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
+    def get_or_compute(self, key: str, compute: Callable[[], Any], codec: Codec = JSON) -> Any:
         """Return the value for key, computing it once per session across processes."""
         if key in self._memory:
             return self._memory[key]
         path = self._path(key)
         with FileLock(str(path) + ".lock"):
             if path.exists():
-                value = json.loads(path.read_text())
+                value = codec.loads(path.read_bytes())
             else:
                 value = compute()
                 tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(value))
+                tmp.write_bytes(codec.dumps(value))
                 tmp.replace(path)
         self._memory[key] = value
         return value

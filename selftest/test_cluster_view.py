@@ -26,7 +26,7 @@ from kubeproof.kube.client import api_client, check_reachable, get_json
 from kubeproof.kube.dump import read_node_facts, write_dump
 from kubeproof.kube.kinds import KINDS
 from kubeproof.kube.replay import ReplayServer
-from kubeproof.kube.view import ClusterView
+from kubeproof.kube.view import ClusterView, continue_ahead, pages
 from kubeproof.sharing import SessionCache
 from kubectl_dump import KUBECTL_KINDS, write_kubectl_dump
 
@@ -103,6 +103,27 @@ def test_pagination_follows_continue_when_the_server_returns_fewer_than_asked(he
     assert pods == healthy.list("pods")
     pages = _lists(server, "/api/v1/pods")
     assert len(pages) == math.ceil(len(pods) / 3) and all(p["limit"] == "500" for p in pages)
+
+
+def test_the_next_page_is_asked_for_before_this_one_is_read(server, api):
+    """While the caller decodes and trims a page, the server is already preparing the next one."""
+    listed = pages(api, next(k for k in KINDS if k.name == "pods"), 2)
+    first = next(listed)
+    deadline = time.monotonic() + 5
+    while len(_lists(server, "/api/v1/pods")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(first) == 2 and len(_lists(server, "/api/v1/pods")) == 2
+    listed.close()
+
+
+def test_continue_token_from_the_raw_page():
+    """kube-apiserver writes a list's metadata before its items: the token is read from the bytes
+    ("" on the last page). A page whose metadata follows its items cannot tell before decoding."""
+    page = b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"eyJ2Ij"},"items":['
+    assert continue_ahead(page + b'{"metadata":{"name":"a"}}]}') == "eyJ2Ij"
+    assert continue_ahead(page.replace(b',"continue":"eyJ2Ij"', b"") + b"]}") == ""
+    trailing = b'{"kind":"PodList","items":[{"spec":{"continue":"x"}}],"metadata":{"continue":"eyJ2Ij"}}'
+    assert continue_ahead(trailing) is None
 
 
 def test_namespaced_lists_and_single_objects_through_the_client(healthy, api):

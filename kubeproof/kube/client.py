@@ -1,14 +1,15 @@
 """The API client: built from a kubeconfig, one request per call, JSON in, plain dicts out.
 
 Every mistake a user can make (missing kubeconfig, unknown context, unreachable server, rejected
-credentials) becomes one KubeproofError line. Responses are decoded with json.loads, never into the
-client's model classes: a cluster can hold 150k pods, and models cost several times the memory.
+credentials) becomes one KubeproofError line. Responses are decoded with orjson.loads (exact for
+API objects, whose integers are int64 by the API's schema, and twice as fast as json.loads), never
+into the client's model classes: a cluster can hold 150k pods, and models cost several times the
+memory (docs/benchmark.md).
 """
 
 from __future__ import annotations
 
 import _ssl
-import json
 import os
 import socket
 import ssl
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
+import orjson
 import urllib3
 import yaml
 from kubernetes.client import ApiClient, Configuration
@@ -181,7 +183,7 @@ def _send(api: ApiClient, path: str, query: list[tuple], timeout,
     """One GET through the client's own serialization, auth and connection pool: status, body, headers.
 
     This client generation's call_api hands back the raw, undecoded response (the equivalent of
-    `_preload_content=False` in older generations); we read its bytes and leave decoding to json.loads.
+    `_preload_content=False` in older generations); we read its bytes and leave decoding to answer().
     """
     method, url, headers, _, _ = api.param_serialize(
         method="GET", resource_path=path, query_params=query or None,
@@ -199,7 +201,7 @@ def _send(api: ApiClient, path: str, query: list[tuple], timeout,
 def _status_message(body: bytes) -> str:
     """The message of the apiserver's Status object, or the start of the body when it is not one."""
     try:
-        status = json.loads(body)
+        status = orjson.loads(body)
         return status.get("message") or status.get("reason") or ""
     except (ValueError, AttributeError):
         return _one_line(body.decode(errors="replace"))[:200]
@@ -207,7 +209,7 @@ def _status_message(body: bytes) -> str:
 
 def _decode(api: ApiClient, path: str, body: bytes) -> dict:
     try:
-        return json.loads(body)
+        return orjson.loads(body)
     except ValueError:
         raise KubeproofError(f"GET {path} on {server_of(api)} answered something that is not JSON: "
                              f"{_status_message(body)}") from None
@@ -224,7 +226,7 @@ def check_reachable(api: ApiClient, context: str | None, timeout: float = 5) -> 
     return _decode(api, "/version", body)
 
 
-def _answer(api: ApiClient, path: str, query: list[tuple], status: int, body: bytes) -> dict | None:
+def answer(api: ApiClient, path: str, query: list[tuple], status: int, body: bytes) -> dict | None:
     """The decoded body of a GET; None for 404; 403 is InsufficientPermission, any other error one line."""
     if status == 404:
         return None
@@ -241,7 +243,14 @@ def get_json(api: ApiClient, path: str, query: list[tuple] | None = None,
     """GET path as a dict; None when the server has no such resource (404)."""
     query = query or []
     status, body, _ = _send(api, path, query, timeout, None)
-    return _answer(api, path, query, status, body)
+    return answer(api, path, query, status, body)
+
+
+def get_bytes(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIMEOUT) -> tuple[int, bytes]:
+    """GET path: the status and the body undecoded, for `answer` to decode (view.pages decodes a
+    LIST page while the next one is on its way)."""
+    status, body, _ = _send(api, path, query, timeout, None)
+    return status, body
 
 
 def version_and_date(api: ApiClient) -> dict:
@@ -251,7 +260,7 @@ def version_and_date(api: ApiClient) -> dict:
     objects it stamped are measured on that clock, not on the auditor's.
     """
     status, body, headers = _send(api, "/version", [], REQUEST_TIMEOUT, None)
-    return {"version": _answer(api, "/version", [], status, body), "date": headers.get("Date")}
+    return {"version": answer(api, "/version", [], status, body), "date": headers.get("Date")}
 
 
 def serving_chain(api: ApiClient, timeout: float = 10) -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -21,8 +23,8 @@ from typing import Any, Callable, Iterable, Iterator
 from kubernetes.client import ApiClient
 
 from ..errors import Unavailable
-from ..sharing import SessionCache
-from .client import get_json, server_of, serving_chain, version_and_date
+from ..sharing import API_OBJECTS, JSON, Codec, SessionCache
+from .client import answer, get_bytes, server_of, serving_chain, version_and_date
 from .dump import open_dump
 from .kinds import KINDS, Kind, kind_named, kind_of
 from .redaction import redact_secret
@@ -34,29 +36,53 @@ Progress = Callable[[str], None]
 PROGRESS_PAGES = 20  # a long LIST says how far it got every 20 pages (10,000 objects at 500 a page)
 
 
-def _shared(cache: SessionCache | None, key: str, compute: Callable[[], Any]) -> Any:
-    return cache.get_or_compute(key, compute) if cache else compute()
+def _shared(cache: SessionCache | None, key: str, compute: Callable[[], Any], codec: Codec = JSON) -> Any:
+    return cache.get_or_compute(key, compute, codec) if cache else compute()
+
+
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([^"]*)"')
+
+
+def continue_ahead(body: bytes) -> str | None:
+    """A LIST page's continue token read from its raw bytes ("" on the last page), or None when its
+    metadata does not come before its items (kube-apiserver writes it first) and decoding must tell."""
+    items = body.find(b'"items"')
+    head = body[:items] if items >= 0 else b""
+    if b'"metadata"' not in head:
+        return None
+    found = _CONTINUE.search(head)
+    return found.group(1).decode() if found else ""
 
 
 def pages(api: ApiClient, kind: Kind, page_size: int) -> Iterator[list[dict]]:
     """The items of a kind, cluster-wide, one page of `page_size` per request (limit + continue).
 
     Pages are yielded as they arrive, so the caller trims each before the next is read: a whole
-    LIST of 150,000 pods is never held as the API server sent it. Raises Unavailable when the
-    server does not serve a required kind; an optional kind (a CRD that is not installed) is empty.
+    LIST of 150,000 pods is never held as the API server sent it. The next page is asked for as
+    soon as this one's bytes are in, so the server prepares it while this one is decoded and
+    trimmed. Raises Unavailable when the server does not serve a required kind; an optional kind
+    (a CRD that is not installed) is empty.
     """
-    token = ""
-    while True:
+    def fetch(token: str) -> tuple[list[tuple], int, bytes]:
         query = [("limit", page_size)] + ([("continue", token)] if token else [])
-        page = get_json(api, kind.list_path, query)
-        if page is None:
-            if kind.optional:
-                return
-            raise Unavailable(f"the API server {server_of(api)} does not serve {kind.name} ({kind.list_path})")
-        yield page.get("items") or []
-        token = (page.get("metadata") or {}).get("continue") or ""
-        if not token:
-            return
+        return query, *get_bytes(api, kind.list_path, query)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="kubeproof-list") as ahead:
+        pending: Future | None = ahead.submit(fetch, "")
+        while pending is not None:
+            query, status, body = pending.result()
+            token = continue_ahead(body) if status == 200 else ""
+            pending = ahead.submit(fetch, token) if token else None
+            page = answer(api, kind.list_path, query, status, body)
+            del body
+            if page is None:
+                if kind.optional:
+                    return
+                raise Unavailable(f"the API server {server_of(api)} does not serve {kind.name} ({kind.list_path})")
+            yield page.get("items") or []
+            if token is None:  # known only now
+                token = (page.get("metadata") or {}).get("continue") or ""
+                pending = ahead.submit(fetch, token) if token else None
 
 
 def _listed(api: ApiClient, kind: Kind, page_size: int, progress: Progress | None, every: int) -> list[dict]:
@@ -132,7 +158,7 @@ class ClusterView:
         """
         def fetch(kind: Kind) -> list[dict]:
             return _shared(cache, "list-" + kind.name,
-                           lambda: _listed(api, kind, page_size, progress, progress_every))
+                           lambda: _listed(api, kind, page_size, progress, progress_every), API_OBJECTS)
 
         @functools.cache  # one GET /version answers both version() and now()
         def version_and_clock() -> dict:
