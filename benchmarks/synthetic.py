@@ -49,7 +49,8 @@ def builders(node_names: list[str]) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.NODES = {name: _ip(10, index) for index, name in enumerate(node_names)}
-    module.POD_CIDR = {name: _prefix(244, index) for index, name in enumerate(node_names)}
+    # A /24 of 10.224.0.0/11 per node: room for 8,192 nodes.
+    module.POD_CIDR = {name: _prefix(224, index) for index, name in enumerate(node_names)}
     return module
 
 
@@ -71,6 +72,16 @@ def _suffix(*parts: object) -> str:
     """A pod name's random-looking suffix, as the ReplicaSet and DaemonSet controllers make them."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return "".join("bcdfghjklmnpqrstvwxz2456789"[b % 27] for b in digest[:5])
+
+
+def _indexed(name: str, index: int) -> str:
+    """A DaemonSet pod's suffix, unique per node: 5,000 hashed suffixes of one DaemonSet collide
+    (two pods of one name, which an API server refuses)."""
+    digits = ""
+    for _ in range(3):  # 27**3 = 19,683 nodes
+        index, digit = divmod(index, 27)
+        digits += "bcdfghjklmnpqrstvwxz2456789"[digit]
+    return _suffix(name)[:2] + digits
 
 
 def _fields(value) -> dict:
@@ -221,7 +232,7 @@ def cluster(count: int) -> Iterator[dict]:
     for index, name in enumerate(names):
         yield _finish(_node(h, name, index))
     for daemon, image, command in DAEMONS:
-        yield from map(_finish, h.node_daemon(daemon, image, command, [_suffix(daemon, n) for n in names]))
+        yield from map(_finish, h.node_daemon(daemon, image, command, [_indexed(daemon, i) for i in range(count)]))
     for group in range(0, count, GROUP):
         members = list(enumerate(names))[group:group + GROUP]
         yield from map(_finish, _with_slices(h, _tenant(h, group // GROUP, members)))
