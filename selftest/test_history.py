@@ -58,12 +58,13 @@ def test_capped_journal_keeps_the_newest_whole_lines_and_says_so() -> None:
 
 def test_kernel_log_falls_back_to_dmesg_timed_by_uptime_where_journald_keeps_none() -> None:
     kernel = _facts().history("kernel")
-    assert (kernel["source"], kernel["readkmsg"], kernel["truncated"]) == ("dmesg", "no", True)
+    assert (kernel["source"], kernel["readkmsg"], kernel["container"], kernel["truncated"]) == \
+        ("dmesg", "no", "podman", True)
     newest, oldest = kernel["lines"][0], kernel["lines"][-1]
-    # clock 03:29:46Z at uptime 2451.19 s: the line at 2251.956295 s is 199.23 s earlier
-    assert newest == {"at": "2026-11-30T03:26:26.766295Z",
-                      "line": "[ 2251.956295] systemd-journald[141]: Received client request to flush runtime journal."}
-    assert oldest["line"].startswith("[ 1889.677628]")  # tail -c's cut first line is dropped
+    # clock 03:31:39Z at uptime 2562.88 s: the line at 2556.713056 s is 6.166944 s earlier
+    assert newest == {"at": "2026-11-30T03:31:32.833056Z",
+                      "line": "[ 2556.713056] systemd-journald[141]: Received client request to flush runtime journal."}
+    assert oldest["line"].startswith("[ 1923.213112]")  # tail -c's cut first line is dropped
 
 
 def test_a_log_that_was_not_read_says_why() -> None:
@@ -121,10 +122,24 @@ def test_node_history_skips_where_no_log_was_read() -> None:
     assert judgement.skip == "kubelet's journal not read: no pattern looks in this log"
 
 
-def test_dmesg_kernel_log_is_explained_as_the_hosts_in_kind() -> None:
-    judged = node_history.seen_on_node(_facts(), "node-sysctls", 7).judged
-    assert judged["logs"]["kernel"]["read from"] == "dmesg"
-    assert "shared by every node container" in judged["logs"]["kernel"]["note"]
+# Real: the host's kernel killed a process of another container; every kind node's dmesg showed it.
+HOST_OOM = ("[ 2423.507490] Memory cgroup out of memory: Killed process 5056 (sh) total-vm:51428kB, anon-rss:32164kB, "
+            "file-rss:1520kB, shmem-rss:0kB, UID:0 pgtables:108kB oom_score_adj:999")
+
+
+def test_a_kernel_shared_with_the_host_is_shown_never_counted_as_the_nodes() -> None:
+    header = "@@kubeproof-history source=dmesg cap=131072 uptime=2562.88 readkmsg=no container=podman\n"
+    facts = _facts(history_kernel=header + HOST_OOM + "\n")
+    judgement = node_history.seen_on_node(facts, "node-sysctls", 7)  # a kernel pattern only: nothing to judge
+    assert judgement.skip.startswith("kernel log not read: the node runs in a container (podman): its kernel is "
+                                     "its host's")
+    crashes = node_history.seen_on_node(facts, "workload-crashes", 7)  # its kubelet's journal is judged
+    assert (crashes.problems, crashes.skip, crashes.judged["happened"]["sightings"]) == ([], None, 0)
+    assert crashes.judged["logs"]["kernel"]["host lines"] == [HOST_OOM]
+    assert "ReadKMsg=no" in crashes.judged["logs"]["kernel"]["note"]
+    on_its_own_kernel = _facts(history_kernel=header.replace(" container=podman", "") + HOST_OOM + "\n")
+    assert node_history.seen_on_node(on_its_own_kernel, "workload-crashes", 7).problems[0].startswith(
+        "node cp: OOMKilled 1x in the kernel log")
 
 
 def _event(node: str | None, reason: str, message: str, last: str, count: int = 1, **involved) -> dict:

@@ -66,6 +66,8 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
   history         {"kernel" | "kubelet" | "runtime": {read: bool, why: str or None (when not read),
                    source: "journal" | "dmesg" (the kernel's ring buffer, where journald keeps no
                    kernel messages: ReadKMsg=no as in kind nodes), readkmsg: its setting (dmesg only),
+                   container: "podman" | "docker" | ... for a node in a container, whose kernel log is
+                   its host's (kernel only; None otherwise),
                    cap: bytes, truncated: bool (more lines matched than cap bytes: only the newest came),
                    lines: [{at: UTC ISO-8601 or None, line}] newest first, others: [lines that are
                    not log lines, such as journalctl's errors]}}: the lines of the last history_days
@@ -534,7 +536,7 @@ def _runtime(raw: dict, errors: dict[str, str]) -> dict:
 
 # A node log as facts recorded before kubeproof read logs show it.
 UNREAD_LOG = {"read": False, "why": "not gathered (facts recorded before kubeproof read logs)", "source": None,
-              "readkmsg": None, "cap": None, "truncated": False, "lines": [], "others": []}
+              "readkmsg": None, "container": None, "cap": None, "truncated": False, "lines": [], "others": []}
 
 
 def _history(name: str, section: dict | None, node_time: str) -> dict:
@@ -569,7 +571,9 @@ def _history(name: str, section: dict | None, node_time: str) -> dict:
             found.append({"at": _iso(at) if at else None, "line": line})
         elif line.strip():
             others.append(line)
-    return {**log, "read": True, "source": fields["source"], "readkmsg": fields.get("readkmsg"), "cap": cap,
+    container = fields.get("container")
+    return {**log, "read": True, "source": fields["source"], "readkmsg": fields.get("readkmsg"),
+            "container": container if container not in (None, "none") else None, "cap": cap,
             "truncated": truncated, "lines": found, "others": others}
 
 

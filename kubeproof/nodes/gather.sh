@@ -281,23 +281,25 @@ journal_history() {
 	shift
 	[ -n "$patterns" ] || return 0 # grep -e '' would match every line
 	have journalctl || return 127
-	printf '@@kubeproof-history source=journal cap=%s\n' "$HISTORY_BYTES"
+	printf '@@kubeproof-history source=journal cap=%s%s\n' "$HISTORY_BYTES" "${header_extra:-}"
 	journalctl -q --no-pager -o short-iso --reverse --since "-${HISTORY_DAYS}d" "$@" | matching "$patterns"
 }
 
 # Kernel messages from the journal across boots (journalctl -k would stop at this boot, and 001 read
 # the log after a crash). A journald with ReadKMsg=no (kind nodes) or no journald has none: then the
-# kernel's ring buffer, this boot only, timed by the node's uptime.
+# kernel's ring buffer, this boot only, timed by the node's uptime. A node in a container (systemd's
+# /run/systemd/container: kind's say podman or docker) shares its host's kernel and its messages.
 kernel_history() {
 	[ -n "$HISTORY_KERNEL" ] || return 0
+	header_extra=" container=$(cat /run/systemd/container 2>/dev/null || echo none)"
 	if have journalctl && [ -n "$(journalctl -q --no-pager -n 1 _TRANSPORT=kernel 2>/dev/null)" ]; then
 		journal_history "$HISTORY_KERNEL" _TRANSPORT=kernel
 		return
 	fi
 	have dmesg || return 127
 	readkmsg=$(sed -n 's/^ReadKMsg=//p' $(existing /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf) </dev/null | tail -n 1)
-	printf '@@kubeproof-history source=dmesg cap=%s uptime=%s readkmsg=%s\n' "$HISTORY_BYTES" \
-		"$(cut -d ' ' -f 1 /proc/uptime)" "${readkmsg:-unset}"
+	printf '@@kubeproof-history source=dmesg cap=%s uptime=%s readkmsg=%s%s\n' "$HISTORY_BYTES" \
+		"$(cut -d ' ' -f 1 /proc/uptime)" "${readkmsg:-unset}" "$header_extra"
 	dmesg | grep -E -i -e "$HISTORY_KERNEL" | tail -c "$HISTORY_BYTES"
 }
 

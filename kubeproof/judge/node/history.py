@@ -7,14 +7,16 @@ from datetime import datetime
 
 from ... import catalog
 from ...nodes.facts import NodeFacts
-from ..history import LOG_NAMES, Sighting, judge
+from ..history import LINES_SHOWN, LOG_NAMES, Sighting, judge
 from ..judgement import Findings, Judgement
 
 # The catalog entries with a pattern for a node log.
 FAILURE_IDS = tuple(e.id for e in catalog.load().entries if any(e.patterns_in(log) for log in catalog.NODE_LOGS))
-KIND_KERNEL = ("the ring buffer of the running kernel, this boot only: journald here keeps no kernel messages "
-               "(ReadKMsg=no). In a kind node that kernel is the host's, shared by every node container on it, "
-               "so a kernel symptom shows on each of them")
+DMESG = ("the ring buffer of the running kernel, this boot only: journald here keeps no kernel messages "
+         "(ReadKMsg={readkmsg})")
+SHARED_KERNEL = ("the node runs in a container ({container}): its kernel is its host's, shared by every container "
+                 "there (a kind cluster's nodes, other clusters' pods), so a kernel message cannot be told to be "
+                 "this node's; not judged here")
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -26,9 +28,16 @@ def seen_on_node(facts: NodeFacts, failure_id: str, days: int) -> Judgement:
     logs = [log for log in catalog.NODE_LOGS if entry.patterns_in(log)]
     found = Findings(sections=tuple(f"history-{log}" for log in logs), facts=facts)
     read = {log: facts.history(log) for log in logs}
-    found.judged["logs"] = {log: {"read from": h["source"] or f"not read: {h['why']}", "truncated": h["truncated"],
-                                  **({"note": KIND_KERNEL} if h["source"] == "dmesg" else {})}
+    found.judged["logs"] = {log: {"read from": h["source"] or f"not read: {h['why']}", "truncated": h["truncated"]}
                             for log, h in read.items()}
+    for log, h in read.items():
+        notes = [DMESG.format(**h)] * (h["source"] == "dmesg") + [SHARED_KERNEL.format(**h)] * bool(h.get("container"))
+        if notes:
+            found.judged["logs"][log]["note"] = "; ".join(notes)
+        if h.get("container") and h["read"]:  # shown, never counted as this node's
+            mine = [line["line"] for line in h["lines"] if any(p.regex().search(line["line"]) for p in entry.patterns_in(log))]
+            found.judged["logs"][log]["host lines"] = mine[:LINES_SHOWN]
+            h.update(read=False, why=SHARED_KERNEL.format(**h))
     readable = [log for log, h in read.items() if h["read"]]
     if not readable:
         return found.nothing("; ".join(f"{LOG_NAMES[log]} not read: {h['why']}" for log, h in read.items()))
