@@ -194,16 +194,19 @@ class Scenario:
                               "the scenario needs to act on it")
         return ref
 
-    def worker(self) -> str:
-        """A node pods can be scheduled on: Ready, no NoSchedule/NoExecute taint, a worker if any."""
+    def workers(self) -> list[str]:
+        """Nodes pods can be scheduled on: Ready, no NoSchedule/NoExecute taint; workers first."""
         nodes = [n for n in self.audit.view.list("nodes")
                  if not any(t.get("effect") in ("NoSchedule", "NoExecute")
                             for t in (n.get("spec") or {}).get("taints") or [])
                  and condition(n, "Ready") == "True"]
         if not nodes:
             raise Unavailable("no schedulable Ready node (every node is tainted or not Ready)")
-        workers = [n for n in nodes if CONTROL_PLANE_ROLE not in roles_of(n)]
-        return (workers or nodes)[0]["metadata"]["name"]
+        return [n["metadata"]["name"] for n in sorted(nodes, key=lambda n: CONTROL_PLANE_ROLE in roles_of(n))]
+
+    def worker(self) -> str:
+        """The first node pods can be scheduled on, a worker if any."""
+        return self.workers()[0]
 
     def control_plane(self) -> str:
         """A control-plane node (by its node-role label)."""

@@ -1,142 +1,171 @@
-"""nodefs-pressure (002 §1, 004) and critical-pod-eviction (001 §3): disk pressure on a kind worker,
-induced the way Kubernetes' node e2e eviction tests do it (test/e2e_node/eviction_test.go:
-tempSetCurrentKubeletConfig, runEvictionTest, verifyEvictionOrdering).
+"""nodefs-pressure (002 §1, 004) and critical-pod-eviction (001 §3, 002): disk pressure on a worker
+whose kubelet has a filesystem of its own, the way upstream's node e2e eviction tests induce it
+(test/e2e_node/eviction_test.go: tempSetCurrentKubeletConfig, runEvictionTest).
 
-Kind nodes share the host's disk, so the disk is never filled: the kubelet's hard nodefs.available
-threshold is set just under what is free now, and a modest file crosses it.
+The fill must stay on that filesystem: a kubelet directory on the host's shared disk is never filled
+(the scenario skips, saying how to give a worker one: kind extraMounts, or the lab's
+selftest/lab/nodefs.py). The images live on another filesystem (imagefs), so the kubelet's reclaim
+under nodefs pressure is container GC, never image GC: the node's images stay.
 
-inject   a best-effort pod with an emptyDir (the hog) and a burstable bystander on the worker;
-         the kubelet's config (kind disables disk eviction with evictionHard nodefs/imagefs 0%,
-         and ignores per-worker kubelet patches at join, so /var/lib/kubelet/config.yaml in the
-         node is edited and the kubelet restarted) gets nodefs.available = free - 512 MiB, no
-         minimum reclaim and a 30 s pressure transition period; then a 1 GiB file is allocated
-         in the hog's emptyDir (from the node, with fallocate: the kubelet charges it to the pod
-         and frees it with the pod's volume);
-observe  DiskPressure and the node.kubernetes.io/disk-pressure taint appear; the hog is evicted
-         (Failed, reason Evicted) while the bystander runs and kube-proxy and the CNI agent are
-         never touched (same pod, no restart);
-judge    node_conditions.pressured_nodes flags the node and eviction.free_space flags nodefs
-         under the threshold while it lasts; critical_pods.unprotected_components passes for the
-         node's kube-proxy and CNI, which the eviction proved right; eviction_events shows it;
-restore  the original config back byte for byte, kubelet restarted, DiskPressure and the taint
-         gone, and a new pod admitted and running on the node.
+arrange  the kubelet hardened (kind disables disk eviction with 0% thresholds and ignores per-worker
+         kubelet patches at join, so /var/lib/kubelet/config.yaml in the node is edited and the kubelet
+         restarted): nodefs.available 10%, imagefs.available 5%, inodes 5%, a 30 s transition period;
+         a node agent, a DaemonSet for every node at priority system-node-critical;
+inject   the agent loses its critical priority (a rollout) and a kubeproof-named file fills nodefs
+         past the threshold;
+observe  EvictionThresholdMet and NodeHasDiskPressure on the node; the agent's new pod refused
+         admission on it (1.32: "The node had condition: [DiskPressure]"), while the node's
+         system-node-critical kube-proxy stays, same pod;
+judge    eviction.free_space names nodefs, node_conditions.pressured_nodes the node,
+         critical_pods.node_agents the agent;
+restore  the fill removed and the agent's priority back: no DiskPressure, the agent admitted again;
+         then the kubelet's config back byte for byte.
+
+ephemeral-storage (004): a pod writing past its ephemeral-storage limit is evicted with the kubelet's
+message, and workloads.ephemeral_storage_evictions names it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import pytest
 
+from kubeproof.errors import Unavailable
 from kubeproof.faults import disk, kubelet
-from kubeproof.faults.cluster import condition, has_taint, pause_image, pod
+from kubeproof.faults.cluster import condition, has_taint, labels
 from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
+from kubeproof.judge.cluster.critical_pods import component_of, node_agents
+from kubeproof.judge.cluster.node_conditions import pressured_nodes
+from kubeproof.judge.cluster.workloads import ephemeral_storage_evictions
 from kubeproof.judge.node import eviction
-from kubeproof.judge.cluster.critical_pods import component_of, unprotected_components
-from kubeproof.judge.cluster.node_conditions import eviction_events, pressured_nodes
 from kubeproof.judge.units import size
+from kubeproof.scenario import node_lock
 
-MiB, GiB = 2 ** 20, 2 ** 30
-HEADROOM = 512 * MiB  # the threshold sits this far under the free space measured
-FILL = 1 * GiB  # crosses it by FILL - HEADROOM
-MIN_FREE = 4 * GiB  # refuse below: the host's disk is not the scenario's to fill
+MiB = 2 ** 20
 TAINT = "node.kubernetes.io/disk-pressure"
-HOG, BYSTANDER, ADMIT = "kubeproof-disk-hog", "kubeproof-bystander", "kubeproof-admitted"
-EMPTY_DIR = "/var/lib/kubelet/pods/{uid}/volumes/kubernetes.io~empty-dir/scratch"
+AGENT, HOG = "kubeproof-agent", "kubeproof-ephemeral"
+CRITICAL = "system-node-critical"
+HARDENED = {"memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%",
+            "imagefs.available": "5%", "imagefs.inodesFree": "5%"}
+LEFT_FREE = 32 * MiB  # under the threshold by this much less than the threshold itself
+STORAGE_LIMIT, WRITTEN = 32, 64  # MiB: the hog's ephemeral-storage limit and what it writes
 
 
-def _critical(cluster, node: str) -> dict[str, dict]:
-    """kube-proxy and CNI agent pods on the node, by name."""
-    return {p["metadata"]["name"]: p for p in cluster.pods("kube-system", field_selector=f"spec.nodeName={node}")
-            if (c := component_of(p)) and not c.role.startswith("cluster DNS")}
+def _own_nodefs_worker(scenario) -> str:
+    """A worker whose kubelet directory is a filesystem of its own, else Unavailable (a skip)."""
+    for name in scenario.workers():
+        if disk.own_filesystem(scenario.node(name), kubelet.ROOT_DIR):
+            return name
+    raise Unavailable(f"no worker's {kubelet.ROOT_DIR} is a filesystem of its own; the scenario fills nodefs only "
+                      "where that cannot reach the host's disk (give one worker a small filesystem there: kind "
+                      "extraMounts, or python -m selftest.lab.nodefs CLUSTER in the lab)")
 
 
-def _eviction_order(cluster, namespace: str, node: str, critical: dict[str, dict]) -> dict:
-    """verifyEvictionOrdering: the hog goes first, the bystander and the critical pods never."""
-    hog, bystander = cluster.pod(namespace, HOG), cluster.pod(namespace, BYSTANDER)
-    if bystander["status"].get("phase") == "Failed":
-        raise AssertionError(f"the bystander was evicted ({bystander['status'].get('reason')}), "
-                             f"the hog is {hog['status'].get('phase')}")
-    now = _critical(cluster, node)
-    for name, before in critical.items():
-        after = now.get(name)
-        if after is None or after["metadata"]["uid"] != before["metadata"]["uid"] \
-                or after["status"].get("phase") != "Running":
-            raise AssertionError(f"critical pod kube-system/{name} was evicted or replaced")
-    return hog
+def _harden(config: dict) -> None:
+    config["evictionHard"] = dict(HARDENED)
+    config.pop("evictionMinimumReclaim", None)
+    config["evictionPressureTransitionPeriod"] = "30s"
 
 
 @pytest.mark.failure("nodefs-pressure", "critical-pod-eviction")
-def test_disk_pressure_evicts_the_best_effort_hog_and_never_critical_pods(scenario, profile, evidence):
+def test_disk_pressure_refuses_a_node_agent_without_critical_priority(scenario, profile):
+    cluster = scenario.cluster
+    name = _own_nodefs_worker(scenario)
+    node, hardening = scenario.fault_on(name)
+    namespace = scenario.namespace()
+    own = {"app": AGENT}
+
+    def agents() -> list[dict]:
+        return cluster.pods(namespace, field_selector=f"spec.nodeName={name}")
+
+    def proxy() -> list[tuple[str, str]]:
+        return [(p["metadata"]["name"], p["metadata"]["uid"]) for p in cluster.pods(
+            "kube-system", field_selector=f"spec.nodeName={name}") if (c := component_of(p)) and c.role == "kube-proxy"]
+
+    def priority(value: str | None) -> None:
+        cluster.call(f"patch DaemonSet {namespace}/{AGENT}", cluster.apps.patch_namespaced_daemon_set, AGENT,
+                     namespace, {"spec": {"template": {"spec": {"priorityClassName": value}}}})
+
+    def admitted() -> list[dict]:
+        return wait_for(f"{AGENT} running on {name}", agents, until=lambda pods: pods and all(
+            p["status"].get("phase") == "Running" for p in pods), timeout=120)
+
+    def arrange() -> None:
+        kubelet.reconfigure(hardening, _harden)
+        cluster.create(namespace, {
+            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": AGENT, "labels": labels(scenario.id)},
+            "spec": {"selector": {"matchLabels": own}, "template": {
+                "metadata": {"labels": {**own, **labels(scenario.id)}},
+                "spec": {"priorityClassName": CRITICAL, "terminationGracePeriodSeconds": 0, "containers": [
+                    {"name": "main", "image": scenario.image, "imagePullPolicy": "IfNotPresent",
+                     "command": ["sleep", "86400"]}]}}}})
+        admitted()
+
+    kube_proxy = proxy()
+
+    def inject() -> None:
+        fs = disk.space(node, kubelet.ROOT_DIR)
+        fill = fs.available - int(fs.size * 0.10) + LEFT_FREE
+        scenario.say(f"inject: {size(fs.available)} free of {size(fs.size)}; filling {size(fill)}")
+        disk.fill(scenario.journal(node), kubelet.ROOT_DIR, fill)
+        wait_for(f"node {name} DiskPressure", lambda: cluster.node(name),
+                 until=lambda n: condition(n, "DiskPressure") == "True", timeout=120, transient=(FaultError,))
+        priority(None)
+        scenario.defer(f"DaemonSet {AGENT} back to {CRITICAL}", lambda: priority(CRITICAL))
+
+    def observe() -> list[str]:
+        refused = wait_for(f"{AGENT}'s pod refused on {name}", agents, until=lambda pods: any(
+            p["status"].get("phase") == "Failed" and "DiskPressure" in (p["status"].get("message") or "")
+            for p in pods), timeout=120)
+        if proxy() != kube_proxy:
+            raise AssertionError(f"kube-proxy on {name} was evicted or replaced: {kube_proxy} -> {proxy()}")
+        events = cluster.events("", field_selector=f"involvedObject.kind=Node,involvedObject.name={name}")
+        return ([f"{e.get('reason')}: {e.get('message')}" for e in events + cluster.events(namespace)]
+                + [f"{p['status'].get('reason')}: {p['status'].get('message')}" for p in refused])
+
+    def judge() -> list[str]:
+        short = eviction.free_space(scenario.facts(node), profile.eviction_margin_percent).problems
+        daemonsets = [d for d in scenario.view().list("daemonsets.apps") if d["metadata"]["namespace"] == namespace]
+        return ([f"node {name}: {p}" for p in short] + pressured_nodes([cluster.node(name)]).problems
+                + node_agents(daemonsets).problems)
+
+    def recovered() -> None:
+        wait_for(f"node {name} without DiskPressure and its taint", lambda: cluster.node(name), until=lambda n: (
+            condition(n, "DiskPressure") == "False" and not has_taint(n, TAINT)), timeout=180, transient=(FaultError,))
+        admitted()
+
+    scenario.prove(arrange=arrange, judge=judge, inject=inject, observe=observe, recovered=recovered,
+                   symptoms=["reclaim ephemeral-storage", "NodeHasDiskPressure", "The node had condition"],
+                   offender=(f"node {name}: nodefs", f"node {name} has DiskPressure", f"DaemonSet {namespace}/{AGENT}"))
+
+
+@pytest.mark.failure("nodefs-pressure")
+def test_a_pod_past_its_ephemeral_storage_limit_is_evicted(scenario):
     cluster = scenario.cluster
     name = scenario.worker()
-    node, journal = scenario.fault_on(name)
+    scenario.hold(shared={node_lock(name)})
     namespace = scenario.namespace()
-    image = pause_image([cluster.node(name)])
-    free = disk.space(node, kubelet.ROOT_DIR).available
-    if free < MIN_FREE:
-        pytest.skip(f"only {size(free)} free on {name}'s nodefs; the scenario needs {size(MIN_FREE)}")
-    critical = _critical(cluster, name)
-    evidence.attach("critical pods on the node", sorted(critical))
 
-    with scenario.phase("inject", f"hog and bystander pods; nodefs.available < {size(free - HEADROOM)} "
-                                  f"({size(free)} free); fill {size(FILL)}"):
-        cluster.create(namespace, pod(HOG, scenario.id, image=image, node=name,
-                                      volumes=[{"name": "scratch", "emptyDir": {}}]))
-        cluster.create(namespace, pod(BYSTANDER, scenario.id, image=image, node=name, containers=[{
-            "name": "main", "image": image, "imagePullPolicy": "IfNotPresent",
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]))
-        hog = cluster.wait_running(namespace, [HOG, BYSTANDER])[0]
-        threshold = disk.space(node, kubelet.ROOT_DIR).available - HEADROOM
+    def inject() -> None:
+        cluster.create(namespace, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": HOG, "labels": labels(scenario.id)},
+            "spec": {"nodeName": name, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+                     "volumes": [{"name": "scratch", "emptyDir": {}}],
+                     "containers": [{"name": "main", "image": scenario.image, "imagePullPolicy": "IfNotPresent",
+                                     "command": ["sh", "-c", f"dd if=/dev/zero of=/scratch/fill bs=1M count={WRITTEN}"
+                                                             " && sleep 3600"],
+                                     "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                                     "resources": {"limits": {"ephemeral-storage": f"{STORAGE_LIMIT}Mi"}}}]}})
+        scenario.defer(f"delete pod {namespace}/{HOG}", lambda: cluster.call(
+            f"delete pod {namespace}/{HOG}", cluster.core.delete_namespaced_pod, HOG, namespace,
+            grace_period_seconds=0, missing_ok=True))
 
-        def lower(config: dict) -> None:
-            config["evictionHard"] = {**(config.get("evictionHard") or {}), "nodefs.available": str(threshold)}
-            config.pop("evictionMinimumReclaim", None)
-            config["evictionPressureTransitionPeriod"] = "30s"
+    def observe() -> list[str]:
+        evicted = wait_for(f"pod {HOG} evicted", lambda: cluster.pod(namespace, HOG),
+                           until=lambda p: p["status"].get("reason") == "Evicted", timeout=120, interval=2)
+        return [evicted["status"].get("message") or ""]
 
-        evidence.attach("kubelet evictionHard", kubelet.reconfigure(journal, lower)["evictionHard"])
-        filled = disk.fill(journal, EMPTY_DIR.format(uid=hog["metadata"]["uid"]), FILL)
-        scenario.say(f"inject: {size(FILL)} allocated in {filled.seconds:.2f} s ({size(filled.rate)}/s)")
-
-    def read_node() -> dict:
-        return cluster.node(name)
-
-    with scenario.phase("observe", f"DiskPressure and the {TAINT} taint on {name}"):
-        pressured = wait_for(f"node {name} DiskPressure and tainted", read_node, until=lambda n: (
-            condition(n, "DiskPressure") == "True" and has_taint(n, TAINT)), timeout=180, transient=(FaultError,))
-        evidence.attach("node taints under pressure", pressured["spec"].get("taints"))
-
-    with scenario.phase("judge", "pressured_nodes and free_space flag the node while under pressure"):
-        flagged = pressured_nodes([pressured]).problems
-        facts = scenario.facts(node)
-        short = eviction.free_space(facts, profile.eviction_margin_percent)
-        evidence.attach("judged under pressure", {"pressured_nodes": flagged, "free_space": short.problems})
-        assert flagged and "DiskPressure" in flagged[0], flagged
-        assert any("nodefs" in p for p in short.problems), short.problems
-        unprotected = [p for p in unprotected_components(cluster.pods("kube-system"), [pressured]).problems
-                       if any(n in p for n in critical)]
-        assert not unprotected, f"kube-proxy/CNI on {name} judged unprotected: {unprotected}"
-
-    with scenario.phase("observe", "the hog is evicted first; bystander, kube-proxy and CNI stay"):
-        evicted = wait_for(f"pod {HOG} evicted", lambda: _eviction_order(cluster, namespace, name, critical),
-                           until=lambda p: p["status"].get("phase") == "Failed", timeout=300,
-                           transient=(FaultError,))
-        assert evicted["status"].get("reason") == "Evicted", evicted["status"]
-        evidence.attach("hog status", {k: evicted["status"].get(k) for k in ("phase", "reason", "message")})
-        events = eviction_events(cluster.events(namespace) + cluster.events(
-            "", field_selector=f"involvedObject.kind=Node,involvedObject.name={name}"),
-            datetime.now(timezone.utc), timedelta(minutes=30))
-        evidence.attach("eviction events", events.problems)
-        assert any(HOG in p for p in events.problems), events.problems
-
-    with scenario.phase("restore", f"original kubelet config, no DiskPressure, {name} admits a pod"):
-        journal.undo()
-        kubelet.wait_healthy(node)
-        wait_for(f"node {name} without DiskPressure and the taint", read_node, until=lambda n: (
-            condition(n, "DiskPressure") == "False" and not has_taint(n, TAINT)), timeout=300,
-            transient=(FaultError,))
-        cluster.create(namespace, pod(ADMIT, scenario.id, image=image, node=name))
-        cluster.wait_running(namespace, [ADMIT])
-        _eviction_order(cluster, namespace, name, critical)
-        assert not eviction.free_space(scenario.facts(node), profile.eviction_margin_percent).problems
+    scenario.prove(judge=lambda: ephemeral_storage_evictions(cluster.pods(namespace)).problems, inject=inject,
+                   observe=observe, symptoms=["ephemeral local storage usage exceeds"], offender=f"{namespace}/{HOG}",
+                   recovered=lambda: wait_for(f"pods in {namespace} gone", lambda: cluster.pods(namespace),
+                                              until=lambda p: not p, timeout=120))

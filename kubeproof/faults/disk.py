@@ -30,6 +30,12 @@ def space(node: NodeShell, path: str) -> Space:
     return Space(available * block_size, blocks * block_size)
 
 
+def own_filesystem(node: NodeShell, path: str) -> bool:
+    """Whether path is the mount point of a filesystem of its own (not a directory of a shared one)."""
+    q = shlex.quote(path)
+    return node.run(f"[ \"$(findmnt -n -o TARGET --target {q})\" = {q} ]", timeout=30).rc == 0
+
+
 @dataclass(frozen=True)
 class Fill:
     path: str
