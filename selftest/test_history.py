@@ -1,7 +1,7 @@
 """Has it already happened here? (issue 15): the node logs as gather.sh sends them and gather.py
 parses them, the node and Event judges, and the "happened here" counts of the reports.
 
-data/logs/lab-worker-capped.gather.txt is gather.sh's real output on the lab's kubeproof-lab-worker
+data/nodes/lab-worker-capped.gather.txt is gather.sh's real output on the lab's kubeproof-lab-worker
 (kind on podman, journald with ReadKMsg=no) with a 600-byte cap, patterns chosen to match lines
 every lab node has ("journald" in the kernel log, "eviction manager" in the kubelet's journal).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -20,9 +19,10 @@ from kubeproof.nodes import gather
 from kubeproof.nodes.facts import NodeFacts
 from kubeproof.report import document, html, markdown
 from kubeproof.report.records import Result
+from test_node_judges import DATA, node
 
-DATA = Path(__file__).parent / "data" / "logs"
-RECORDED = (DATA / "lab-worker-capped.gather.txt").read_text()
+RECORDING = "lab-worker-capped"
+RECORDED = (DATA / f"{RECORDING}.gather.txt").read_text()
 # Real lines (data/logs/workload-crashes.yaml, pleg-unhealthy.yaml): a crash loop of the lab's
 # control plane, and a kubelet's start, whose PLEG line is no stall.
 CRASHLOOP = ('2026-11-30T03:23:17+0000 cp kubelet[608]: E1130 03:23:17.129345     608 pod_workers.go:1301] '
@@ -33,15 +33,8 @@ PLEG_AT_START = ('2026-11-30T03:21:17+0000 cp kubelet[220]: E1130 03:21:17.23225
                  'PLEG is not healthy: pleg has yet to be successful]"')
 
 
-def _facts(text: str = RECORDED, **sections: str) -> NodeFacts:
-    for name, output in sections.items():
-        name = name.replace("_", "-")
-        text, found = re.subn(rf"(@@kubeproof-section {name}\n).*?(\n@@kubeproof-end {name} rc=)\d+",
-                              lambda m: f"{m[1]}{output}{m[2]}0", text, flags=re.S)
-        assert found == 1, name
-    facts = gather.parse(text)
-    facts.update(node="cp", gathered_at=facts["node_time"])
-    return NodeFacts(facts)
+def _facts(**sections: str) -> NodeFacts:
+    return node(RECORDING, **sections)
 
 
 def _journal(*lines: str, cap: int = 131072) -> str:
@@ -90,11 +83,11 @@ def test_node_history_finds_a_crash_loop_counts_and_times_it() -> None:
     facts = _facts(history_kubelet=_journal(CRASHLOOP, CRASHLOOP.replace("03:23:17", "03:20:01")))
     judgement = node_history.seen_on_node(facts, "workload-crashes", 7)
     assert len(judgement.problems) == 1, judgement.problems
-    assert judgement.problems[0].startswith("node cp: ContainerFailing 2x in the kubelet's journal within 7 days "
+    assert judgement.problems[0].startswith("node lab-worker-capped: ContainerFailing 2x in the kubelet's journal within 7 days "
                                             "(first 2026-11-30T03:20:01Z, last 2026-11-30T03:23:17Z)")
     assert judgement.judged["happened"] == {
         "sightings": 2, "at_least": False, "first": "2026-11-30T03:20:01Z", "last": "2026-11-30T03:23:17Z",
-        "window_days": 7, "by": {"node cp kubelet's journal": 2}}
+        "window_days": 7, "by": {"node lab-worker-capped kubelet's journal": 2}}
     assert judgement.raw["history-kubelet"].count("CrashLoopBackOff") == 2  # gather.sh's output as evidence
 
 
@@ -139,7 +132,7 @@ def test_a_kernel_shared_with_the_host_is_shown_never_counted_as_the_nodes() -> 
     assert "ReadKMsg=no" in crashes.judged["logs"]["kernel"]["note"]
     on_its_own_kernel = _facts(history_kernel=header.replace(" container=podman", "") + HOST_OOM + "\n")
     assert node_history.seen_on_node(on_its_own_kernel, "workload-crashes", 7).problems[0].startswith(
-        "node cp: OOMKilled 1x in the kernel log")
+        "node lab-worker-capped: OOMKilled 1x in the kernel log")
 
 
 def _event(node: str | None, reason: str, message: str, last: str, count: int = 1, **involved) -> dict:
