@@ -6,11 +6,13 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from filelock import FileLock
 
 sys.path.insert(0, str(Path(__file__).parent))  # selftest/ is not a package: make nodeimage importable
 
@@ -66,3 +68,14 @@ def node_container(node_image: str) -> Iterator[Callable[..., str]]:
             failures.append(str(exc))
     if failures:
         raise RuntimeError("; ".join(failures))
+
+
+@pytest.fixture(autouse=True)
+def _one_live_test_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked live_cluster share one real cluster and count what is left on it: under -n 2
+    they take turns (a lock shared by the xdist workers), so one never sees another's probe pods."""
+    if request.node.get_closest_marker("live_cluster") is None:
+        yield
+        return
+    with FileLock(str(Path(tempfile.gettempdir()) / "kubeproof-selftest-live-cluster.lock")):
+        yield

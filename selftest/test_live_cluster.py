@@ -1,33 +1,38 @@
-"""The live paths no recorded cluster can stand in for: kind cluster lifecycle and probe pods.
+"""The live paths, on a real cluster: kind's lifecycle, probe pods through real kubelets, the audit
+through the real API server and RBAC, dumps of a real cluster, cleanup after Ctrl-C and kill -9.
 
-They run whenever a cluster is at hand: kind with a Docker daemon for the kind target, and
-KUBEPROOF_SELFTEST_CONTEXT naming a context (of $KUBECONFIG) on which pods may be created for the
-pod node access. On the development and CI machines neither exists (no registry for kind's node
-image), so they skip there with that reason.
+They run on the lab (selftest/lab, docs/lab.md): `selftest/run` starts it and exports
+KUBEPROOF_SELFTEST_CONTEXT (a context of $KUBECONFIG where pods may be created), KIND_EXPERIMENTAL_PROVIDER
+and KUBEPROOF_KIND_IMAGE. Without them they skip with that reason.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kubeproof import kind
 
 pytestmark = pytest.mark.live_cluster
 REPO = Path(__file__).resolve().parent.parent
 CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT")
+RBAC = REPO / "kubeproof" / "rbac"
+MANAGED = "app.kubernetes.io/managed-by=kubeproof"
 
 needs_kind = pytest.mark.skipif(kind.available() is not None,
-                                reason=f"kind target needs kind and Docker: {kind.available()}")
+                                reason=f"kind target needs kind and its engine: {kind.available()}")
 needs_context = pytest.mark.skipif(not CONTEXT, reason="set KUBEPROOF_SELFTEST_CONTEXT to a context "
-                                                       "where pods may be created")
+                                                       "where pods may be created (selftest/run starts the lab)")
 
 NODE_AND_CLUSTER = {
     "suite_node/test_n.py": "import pytest\n\n@pytest.mark.failure('hostname-drift')\n"
@@ -44,17 +49,50 @@ def make_suites(pytester: pytest.Pytester) -> None:
         (pytester.path / path).write_text(body)
 
 
+def kubectl(*args: str, context: str | None = CONTEXT, kubeconfig: Path | None = None,
+            input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    command = ["kubectl", *([f"--kubeconfig={kubeconfig}"] if kubeconfig else []),
+               *([f"--context={context}"] if context else []), *args]
+    return subprocess.run(command, capture_output=True, text=True, input=input, check=check, timeout=120)
+
+
 def kind_clusters() -> set[str]:
     return set(subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True).stdout.split())
 
 
-def probe_namespaces() -> list[str]:
-    out = subprocess.run(["kubectl", "--context", CONTEXT, "get", "namespaces", "-l",
-                          "app.kubernetes.io/managed-by=kubeproof", "-o", "json"],
-                         capture_output=True, text=True, check=True).stdout
-    return [n["metadata"]["name"] for n in json.loads(out)["items"]
-            if n.get("status", {}).get("phase") != "Terminating"]
+def managed_namespaces() -> list[str]:
+    """Namespaces kubeproof made (probe pods, scenarios) that are not already on their way out."""
+    items = json.loads(kubectl("get", "namespaces", "-l", MANAGED, "-o", "json").stdout)["items"]
+    return [n["metadata"]["name"] for n in items if n.get("status", {}).get("phase") != "Terminating"]
 
+
+def nodes() -> list[str]:
+    return kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+
+
+def audit(tmp_path: Path, *args: str, profile: bool = True) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run kubeproof's own suites from the repository, as a user would; (process, audit.json)."""
+    report = tmp_path / f"report-{time.monotonic_ns()}"
+    extra = []
+    if profile:
+        # The lab's processes cannot hold more than 20000 open files (LAB-NOTES): nothing here can.
+        (tmp_path / "lab-profile.yaml").write_text("nofile_min: 20000\n")
+        extra.append(f"--profile={tmp_path / 'lab-profile.yaml'}")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--report-dir={report}",
+                           *extra, *args], cwd=REPO, capture_output=True, text=True, timeout=900)
+    documents = sorted(report.glob("*/audit.json"))  # --report-dir holds one folder per run
+    return proc, json.loads(documents[-1].read_text()) if documents else {}
+
+
+def results(document: dict) -> dict[str, dict]:
+    return {r["test"]: r for f in document["failures"] for r in f["results"]}
+
+
+def outcomes(document: dict) -> dict[str, str]:
+    return {test: r["outcome"] for test, r in results(document).items()}
+
+
+# --- kind's lifecycle -------------------------------------------------------------------------
 
 @needs_kind
 def test_plain_pytest_creates_audits_and_deletes_a_kind_cluster(pytester: pytest.Pytester) -> None:
@@ -64,14 +102,26 @@ def test_plain_pytest_creates_audits_and_deletes_a_kind_cluster(pytester: pytest
     result.assert_outcomes(passed=3)  # the node test on both nodes of the checked-in config, the cluster test
     assert "(created for this run)" in result.stdout.str()
     assert kind_clusters() == before
+    assert node_container_clusters() <= before, "node containers left behind by the throwaway cluster"
 
+
+def node_container_clusters() -> set[str]:
+    """The cluster of every kind node container, running or not."""
+    out = subprocess.run([kind.engine(), "ps", "-a", "--filter", f"label={kind.CLUSTER_LABEL}",
+                          "--format", f'{{{{index .Labels "{kind.CLUSTER_LABEL}"}}}}'],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+# --- probe pods through real kubelets ----------------------------------------------------------
 
 @needs_context
 def test_pod_access_removes_its_probe_pods(pytester: pytest.Pytester) -> None:
     make_suites(pytester)
-    result = pytester.runpytest_subprocess(f"--kube-context={CONTEXT}", "--node-access=pod", "suite_node")
+    result = pytester.runpytest_subprocess(f"--kube-context={CONTEXT}", "--node-access=pod", "suite_node", "-v")
     assert result.ret == 0, result.stdout.str()
-    assert probe_namespaces() == []
+    result.assert_outcomes(passed=len(nodes()))  # a probe pod answered on every node
+    assert managed_namespaces() == []
 
 
 @needs_context
@@ -81,12 +131,191 @@ def test_pod_access_cleans_up_after_ctrl_c(pytester: pytest.Pytester) -> None:
         "import pytest, time\n\n@pytest.mark.failure('hostname-drift')\n"
         "def test_n(node):\n    time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-m", "pytest", f"--kube-context={CONTEXT}",
-                             "--node-access=pod", "suite_node"], cwd=pytester.path)
-    deadline = time.monotonic() + 180
-    while not probe_namespaces() and time.monotonic() < deadline:
-        time.sleep(2)
-    assert probe_namespaces(), "the run never started its probe pods"
-    time.sleep(10)
+                             "--node-access=pod", "suite_node"], cwd=pytester.path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_probes()
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
-    assert probe_namespaces() == []
+    assert managed_namespaces() == []
+
+
+@needs_context
+def test_kill_9_then_cleanup_leaves_nothing(pytester: pytest.Pytester) -> None:
+    make_suites(pytester)
+    (pytester.path / "suite_node" / "test_n.py").write_text(
+        "import pytest, time\n\n@pytest.mark.failure('hostname-drift')\n"
+        "def test_n(node):\n    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", f"--kube-context={CONTEXT}",
+                             "--node-access=pod", "suite_node"], cwd=pytester.path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    left = _wait_for_probes()
+    os.killpg(proc.pid, signal.SIGKILL)  # no finalizer runs: the namespace stays
+    proc.wait(timeout=30)
+    assert managed_namespaces() == left
+    swept = subprocess.run([sys.executable, "-m", "kubeproof", "cleanup", "--kube-context", CONTEXT],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert swept.returncode == 0, swept.stderr
+    assert f"deleted {len(left)} namespaces" in swept.stderr + swept.stdout
+    assert managed_namespaces() == []
+
+
+def _wait_for_probes() -> list[str]:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        namespaces = managed_namespaces()
+        if namespaces and len(json.loads(kubectl("get", "pods", "-n", namespaces[0], "-o", "json").stdout)["items"]):
+            return namespaces
+        time.sleep(2)
+    raise AssertionError("the run never started its probe pods")
+
+
+# --- the audit through the real API and kubelets -------------------------------------------------
+
+# What a fresh kind cluster is not hardened against (README, "Set up and run"); anything else
+# failing on the lab is a judge contradicted by a real cluster.
+KIND_FINDINGS = {
+    "tests_node/test_eviction.py::test_no_eviction_signal_is_disabled",
+    "tests_cluster/test_critical_pods.py::test_node_agents_have_critical_priority",
+}
+
+
+def _base(test: str) -> str:
+    return test.split("[", 1)[0]
+
+
+@needs_context
+@pytest.mark.parametrize("access", ["kind", "pod"])
+def test_live_audit_judges_every_node_test_on_every_node(tmp_path: Path, access: str) -> None:
+    if access == "kind" and kind.cluster_of_context(CONTEXT) not in kind_clusters():
+        pytest.skip(f"{CONTEXT} is not a kind cluster of this machine")
+    proc, document = audit(tmp_path, f"--kube-context={CONTEXT}", f"--node-access={access}", "-n", "2",
+                           "tests_node", "tests_cluster")
+    assert document, proc.stdout[-3000:] + proc.stderr[-3000:]
+    found = results(document)
+    assert [t for t, r in found.items() if r["outcome"] == "error"] == []
+    names = set(nodes())
+    node_tests = {_base(t) for t, r in found.items() if r["suite"] == "node"}
+    for test in node_tests:
+        judged = {r["node"] for t, r in found.items() if _base(t) == test}
+        assert judged == names, f"{test} not run on every node"
+        for t, r in found.items():
+            if _base(t) == test and r["outcome"] == "skipped":
+                # the only node skip is a control-plane check on a worker, never a lack of access
+                assert r["message"].startswith(f"node {r['node']}: not a control-plane node"), (t, r["message"])
+    failed = {t: r for t, r in found.items() if r["outcome"] == "failed"}
+    assert {_base(t) for t in failed} == KIND_FINDINGS, {t: r["message"][:300] for t, r in failed.items()}
+    for test, r in failed.items():
+        assert r["message"].strip() and "remediation" in r["message"], test
+
+
+# --- RBAC: the audit role reads, the probe role writes only its own namespace --------------------
+
+@pytest.fixture()
+def service_account_kubeconfig(tmp_path: Path) -> Iterator:
+    """kubeconfig(role_file) -> a kubeconfig of a fresh ServiceAccount bound to that ClusterRole."""
+    made: list[tuple[str, str]] = []
+
+    def make(role_file: Path, name: str) -> tuple[Path, str]:
+        namespace = f"kubeproof-selftest-{name}"
+        role = next(d for d in yaml.safe_load_all(role_file.read_text()) if d and d["kind"] == "ClusterRole")
+        kubectl("create", "namespace", namespace)
+        made.append(("namespace", namespace))
+        kubectl("create", "serviceaccount", name, "-n", namespace)
+        kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
+        binding = f"kubeproof-selftest-{name}"
+        kubectl("create", "clusterrolebinding", binding, f"--clusterrole={role['metadata']['name']}",
+                f"--serviceaccount={namespace}:{name}")
+        made.append(("clusterrolebinding", binding))
+        token = kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
+        raw = yaml.safe_load(kubectl("config", "view", "--raw", "--minify", "-o", "yaml").stdout)
+        raw["users"] = [{"name": name, "user": {"token": token}}]
+        raw["contexts"] = [{"name": name, "context": {"cluster": raw["clusters"][0]["name"], "user": name}}]
+        raw["current-context"] = name
+        path = tmp_path / f"{name}.kubeconfig"
+        path.write_text(yaml.safe_dump(raw))
+        return path, f"system:serviceaccount:{namespace}:{name}"
+
+    yield make
+    for kind_, name in reversed(made):
+        kubectl("delete", kind_, name, "--wait=false", check=False)
+
+
+def _audit_log() -> list[dict]:
+    control_plane = next(n for n in nodes() if n.endswith("control-plane"))
+    out = subprocess.run([kind.engine(), "exec", control_plane, "cat", "/var/log/kubernetes/lab-audit.log"],
+                         capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def _requests_by(user: str) -> list[dict]:
+    return [e for e in _audit_log() if e.get("user", {}).get("username") == user]
+
+
+audit_logged = pytest.mark.skipif(not (CONTEXT or "").startswith("kind-kubeproof-lab"),
+                                  reason="the API server's audit log is read from the lab's control-plane node")
+
+
+@needs_context
+@audit_logged
+def test_read_only_role_loses_no_test_and_only_reads(tmp_path: Path, service_account_kubeconfig) -> None:
+    kubeconfig, user = service_account_kubeconfig(RBAC / "audit-readonly.yaml", "audit")
+    proc, document = audit(tmp_path, f"--kubeconfig={kubeconfig}", "--node-access=none", "tests_cluster")
+    assert document, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lost = {t: r["message"] for t, r in results(document).items() if "permission" in r["message"].lower()}
+    assert lost == {}
+    verbs = {e["verb"] for e in _requests_by(user)}
+    assert verbs and verbs <= {"get", "list", "watch"}, verbs
+
+
+@needs_context
+@audit_logged
+def test_probe_role_writes_only_in_its_own_namespace(tmp_path: Path, service_account_kubeconfig) -> None:
+    service_account_kubeconfig(RBAC / "audit-readonly.yaml", "reader")  # the read-only ClusterRole exists
+    kubeconfig, user = service_account_kubeconfig(RBAC / "node-probe.yaml", "probe")
+    # One identity with both roles, as README's RBAC section says a node audit needs.
+    kubectl("create", "clusterrolebinding", "kubeproof-selftest-probe-reads", "--clusterrole=kubeproof-audit-readonly",
+            f"--serviceaccount={user.split(':')[2]}:probe")
+    try:
+        proc, document = audit(tmp_path, f"--kubeconfig={kubeconfig}", "--node-access=pod", "tests_node")
+    finally:
+        kubectl("delete", "clusterrolebinding", "kubeproof-selftest-probe-reads", check=False)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not [t for t, r in results(document).items() if r["outcome"] == "error"]
+    writes = [e for e in _requests_by(user) if e["verb"] not in ("get", "list", "watch")]
+    assert writes
+    for entry in writes:
+        ref = entry.get("objectRef", {})
+        own = ref.get("namespace") or (ref.get("name") if ref.get("resource") == "namespaces" else "")
+        assert own.startswith("kubeproof-probe-"), (entry["verb"], ref)
+    assert managed_namespaces() == []
+
+
+# --- dumps of a real cluster ------------------------------------------------------------------
+
+@needs_context
+def test_dump_of_the_lab_gives_the_live_verdicts(tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    made = subprocess.run([sys.executable, "-m", "kubeproof", "dump", "--kube-context", CONTEXT, str(dump)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr
+    _, live = audit(tmp_path, f"--kube-context={CONTEXT}", "tests_node", "tests_cluster")
+    _, offline = audit(tmp_path, f"--from-dump={dump}", "tests_node", "tests_cluster")
+    live_outcomes, offline_outcomes = outcomes(live), outcomes(offline)
+    assert offline_outcomes.keys() == live_outcomes.keys()
+    differ = {t: (live_outcomes[t], offline_outcomes[t]) for t in live_outcomes
+              if live_outcomes[t] != offline_outcomes[t]}
+    assert differ == {}
+
+
+@needs_context
+def test_kubectl_cluster_info_dump_of_the_lab_is_audited_offline(tmp_path: Path) -> None:
+    dump = tmp_path / "cluster-info"
+    kubectl("cluster-info", "dump", "--all-namespaces", f"--output-directory={dump}")
+    _, live = audit(tmp_path, f"--kube-context={CONTEXT}", "--node-access=none", "tests_cluster")
+    proc, offline = audit(tmp_path, f"--from-dump={dump}", "tests_cluster")
+    assert offline, proc.stdout[-3000:] + proc.stderr[-3000:]
+    judged = {t: o for t, o in outcomes(offline).items() if o in ("passed", "failed")}
+    assert judged, "no cluster test could judge a kubectl dump"
+    live_outcomes = outcomes(live)
+    assert {t: o for t, o in judged.items() if live_outcomes.get(t) != o} == {}
+    assert not [t for t, o in outcomes(offline).items() if o == "error"]

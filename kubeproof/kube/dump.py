@@ -62,9 +62,10 @@ def _load(path: Path):
 
 def _items_of(path: Path) -> list[dict]:
     data = _load(path)
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+    # kubectl cluster-info dump writes an empty list as "items": null (Go's nil slice).
+    if not isinstance(data, dict) or "items" not in data or not isinstance(data["items"], (list, type(None))):
         raise KubeproofError(f"dump file {path} is not a Kubernetes List (no items)")
-    return data["items"]
+    return data["items"] or []
 
 
 @dataclass

@@ -4,6 +4,7 @@ up    build what is missing, create the lab cluster (--name: another one beside 
       last line: eval-able exports
 env   the exports without a cluster (kind, kubectl, the node image), building what is missing
 down  remove every lab cluster and what it left
+record  write the lab cluster's dumps into selftest/data/lab (selftest/lab/record.py)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import build, cluster, nodeimage, pins
+from . import build, cluster, nodeimage, pins, record
 
 
 def _prepare() -> None:
@@ -22,7 +23,7 @@ def _prepare() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selftest.lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "env", "down"))
+    parser.add_argument("command", choices=("up", "env", "down", "record"))
     parser.add_argument("--name", default=pins.CLUSTER, help=f"the cluster's name (default {pins.CLUSTER}); "
                         "names start with 'kubeproof' so that down finds them")
     args = parser.parse_args(argv)
@@ -30,8 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         removed = cluster.delete_all()
         print(f"removed {len(removed)} lab cluster(s){': ' + ', '.join(removed) if removed else ''}")
         return 0
+    if args.command == "record":
+        record.record(args.name)
+        return 0
     _prepare()
     if args.command == "env":
+        cluster.prepare_host()
         print(cluster.exports())
         return 0
     if not args.name.startswith("kubeproof"):

@@ -46,14 +46,63 @@ def exports(extra: dict[str, str] | None = None) -> str:
                      for key, value in values.items())
 
 
-def _config(path: Path) -> Path:
-    """kubeproof's own kind config with two workers: the nodes a lab audit walks."""
+AUDIT_LOG = "/var/log/kubernetes/lab-audit.log"   # on the control-plane node
+# The API server's audit log, for the RBAC selftests: kubeproof's own config plus instrumentation.
+AUDIT_PATCH = f"""kind: ClusterConfiguration
+apiServer:
+  extraArgs:
+    audit-policy-file: /etc/kubernetes/lab-audit/audit-policy.yaml
+    audit-log-path: {AUDIT_LOG}
+    audit-log-maxsize: "100"
+    audit-log-maxbackup: "1"
+  extraVolumes:
+  - name: lab-audit-policy
+    hostPath: /etc/kubernetes/lab-audit
+    mountPath: /etc/kubernetes/lab-audit
+    readOnly: true
+    pathType: Directory
+  - name: lab-audit-log
+    hostPath: /var/log/kubernetes
+    mountPath: /var/log/kubernetes
+    pathType: DirectoryOrCreate
+"""
+
+
+def _config(path: Path) -> bool:
+    """Write kubeproof's own kind config with two workers and the audit log; True if it changed."""
     config = yaml.safe_load(CLUSTER_CONFIG.read_text())
-    nodes = [n for n in config["nodes"] if n.get("role") != "worker"]
+    control_planes = [n for n in config["nodes"] if n.get("role") != "worker"]
     worker = next((n for n in config["nodes"] if n.get("role") == "worker"), {"role": "worker"})
-    config["nodes"] = nodes + [dict(worker) for _ in range(WORKERS)]
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    for node in control_planes:
+        node.setdefault("extraMounts", []).append(
+            {"hostPath": str(pins.FILES), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
+    config["nodes"] = control_planes + [dict(worker) for _ in range(WORKERS)]
+    config.setdefault("kubeadmConfigPatches", []).append(AUDIT_PATCH)
+    text = yaml.safe_dump(config, sort_keys=False)
+    changed = not path.exists() or path.read_text() != text
+    path.write_text(text)
+    return changed
+
+
+# Every node's kubelet, containerd and their pods share the host's inotify limits (one user
+# namespace); Debian's 128 instances run out with the second cluster, and kubelets then fail to
+# start ("error creating fsnotify watcher: too many open files"). kind's known-issues page gives
+# the same remedy.
+HOST_SYSCTLS = {"fs.inotify.max_user_instances": 8192, "fs.inotify.max_user_watches": 1048576}
+
+
+def prepare_host() -> None:
+    # kind bind-mounts the host's /lib/modules read-only; this machine's kernel ships none.
+    Path("/lib/modules").mkdir(exist_ok=True)
+    for key, value in HOST_SYSCTLS.items():
+        path = Path("/proc/sys") / key.replace(".", "/")
+        if int(path.read_text()) < value:
+            path.write_text(str(value))
+    allow_pod_traffic()
+
+
+def _healthy(name: str) -> bool:
+    return kubectl(name, "get", "--raw", "/readyz", timeout=20).returncode == 0
 
 
 def kind(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -71,16 +120,19 @@ def kubectl(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedP
 
 
 def create(name: str = pins.CLUSTER) -> None:
+    config = pins.CACHE / f"cluster-{name}.yaml"
+    changed = _config(config)
     if name in clusters():
-        say(f"cluster {name} exists; reusing it")
-        allow_pod_traffic()
         kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig(name)))
-        return
+        if not changed and _healthy(name):
+            say(f"cluster {name} exists; reusing it")
+            prepare_host()
+            return
+        say(f"cluster {name} exists but {'its config changed' if changed else 'does not answer'}: recreating it")
+        kind("delete", "cluster", "--name", name)
     say(f"creating kind cluster {name} (1 control plane, {WORKERS} workers) ...")
-    # kind bind-mounts the host's /lib/modules read-only; this machine's kernel ships none.
-    Path("/lib/modules").mkdir(exist_ok=True)
+    prepare_host()
     started = time.monotonic()
-    config = _config(pins.CACHE / f"cluster-{name}.yaml")
     for attempt in (1, 2):
         # kind's own progress goes to the terminal: a person sees which step it is in.
         result = subprocess.run([str(pins.BIN / "kind"), "create", "cluster", "--name", name, "--config", str(config),
@@ -93,33 +145,28 @@ def create(name: str = pins.CLUSTER) -> None:
         if attempt == 2:
             raise SystemExit(f"lab: kind create cluster {name} failed twice (exit {result.returncode}); see above")
         say("kind create failed; the control plane's kubelet said the above; trying once more")
-    allow_pod_traffic()
     say(f"cluster {name} created in {time.monotonic() - started:.0f} s")
 
 
 # Docker sets this host's FORWARD policy to DROP and br_netfilter hands bridged frames to it;
-# netavark accepts only the node subnet, so pod-to-pod traffic between nodes (pod addresses)
-# would be dropped on the bridge. Docker's own kind network has the same rule built in.
-FORWARD_RULE = ("FORWARD", "-i", "{bridge}", "-o", "{bridge}", "-m", "comment", "--comment", "kubeproof-lab", "-j", "ACCEPT")
-
-
-def _bridge() -> str:
-    out = subprocess.run(["podman", "network", "inspect", "kind"], capture_output=True, text=True, env=run_env())
-    return json.loads(out.stdout)[0]["network_interface"] if out.returncode == 0 else ""
+# netavark accepts only the node subnet, so traffic between pods on different nodes (pod
+# addresses, kind's podSubnet) would be dropped on the bridge. Docker's kind network has no such
+# gap. By subnet, so it holds for every kind cluster, made before or after.
+POD_SUBNET = "10.244.0.0/16"
+FORWARD_RULES = [("FORWARD", direction, POD_SUBNET, "-m", "comment", "--comment", "kubeproof-lab", "-j", "ACCEPT")
+                 for direction in ("-s", "-d")]
 
 
 def allow_pod_traffic() -> None:
-    bridge = _bridge()
-    rule = [part.format(bridge=bridge) for part in FORWARD_RULE]
-    if bridge and subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-I", *rule], check=True)
+    for rule in FORWARD_RULES:
+        if subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode != 0:
+            subprocess.run(["iptables", "-I", *rule], check=True)
 
 
 def remove_pod_traffic_rule() -> None:
-    bridge = _bridge()
-    rule = [part.format(bridge=bridge) for part in FORWARD_RULE]
-    while bridge and subprocess.run(["iptables", "-D", *rule], capture_output=True).returncode == 0:
-        pass
+    for rule in FORWARD_RULES:
+        while subprocess.run(["iptables", "-D", *rule], capture_output=True).returncode == 0:
+            pass
 
 
 def _diagnose(name: str) -> None:
