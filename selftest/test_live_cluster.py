@@ -8,7 +8,6 @@ and KUBEPROOF_KIND_IMAGE. Without them they skip with that reason.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
