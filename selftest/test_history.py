@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,12 @@ def test_reports_say_how_often_it_happened_here() -> None:
 def test_a_history_test_that_did_not_judge_counts_nothing(outcome) -> None:
     seen = {"sightings": 2, "at_least": False, "first": None, "last": None, "window_days": 7, "by": {}}
     assert document.happened([_result("cp", seen, outcome)]) is None
+
+
+@pytest.mark.parametrize("suite, module", [("tests_node/test_log_history.py", node_history),
+                                           ("tests_cluster/test_event_history.py", event_history)])
+def test_one_history_test_per_failure_id_with_a_pattern_there(suite, module) -> None:
+    text = (Path(__file__).parent.parent / suite).read_text()
+    declared = re.findall(r'@pytest\.mark\.failure\("([^"]+)"\)\ndef test_(\w+)\(', text)
+    assert [i for i, _ in declared] == list(module.FAILURE_IDS)
+    assert all(name.startswith(i.replace("-", "_")) for i, name in declared)  # named after what it guards

@@ -119,8 +119,9 @@ def test_each_flawed_node_fails_exactly_its_flaw_and_the_clean_node_passes(
     assert len(outcomes) == len(tests) * len(fleet), "every test ran on every node"
 
     observed = {flaw_of[node]: {} for _, node in outcomes}
-    for (test, node), (outcome, _) in outcomes.items():
-        if outcome != "passed":
+    for (test, node), (outcome, message) in outcomes.items():
+        # The node containers share this host's kernel: its log is no node's (tests_node/test_log_history.py).
+        if outcome != "passed" and "its kernel is its host's" not in message:
             observed[flaw_of[node]][test] = outcome
     expected = {flaw: {test: "failed" for test in spec.fails} for flaw, spec in flawed_nodes.FLAWS.items()}
     assert observed == expected, result.stdout.str()
