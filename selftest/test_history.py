@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kubeproof import profile as profiles
+from kubeproof.errors import KubeproofError
 from kubeproof.judge.cluster import history as event_history
 from kubeproof.judge.node import history as node_history
 from kubeproof.nodes import gather
@@ -208,3 +210,12 @@ def test_one_history_test_per_failure_id_with_a_pattern_there(suite, module) -> 
     declared = re.findall(r'@pytest\.mark\.failure\("([^"]+)"\)\ndef test_(\w+)\(', text)
     assert [i for i, _ in declared] == list(module.FAILURE_IDS)
     assert all(name.startswith(i.replace("-", "_")) for i, name in declared)  # named after what it guards
+
+
+@pytest.mark.parametrize("text, error", [("history_days: 0\n", "history_days must be a whole number >= 1, got 0"),
+                                         ("history_max_bytes: 1.5\n", "history_max_bytes must be a whole number >= 1")])
+def test_a_window_or_cap_that_reads_nothing_is_refused(tmp_path, text, error) -> None:
+    (tmp_path / "p.yaml").write_text(text)
+    with pytest.raises(KubeproofError, match=re.escape(error)):
+        profiles.load(str(tmp_path / "p.yaml"))
+    assert profiles.load(None).history_days == 7
