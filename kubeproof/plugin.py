@@ -90,8 +90,12 @@ def _check_rootdir(config: pytest.Config) -> None:
             f"{config.rootpath}; write {flag}=PATH (or pass --rootdir=.)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which starts the workers
 def pytest_configure(config: pytest.Config) -> None:
     _check_rootdir(config)
+    in_process = scheduling.one_unit_in_process(config, suites_in_run(config))
+    if in_process and config.option.verbose >= 0:
+        print(in_process, file=sys.stderr)
     config.addinivalue_line("markers", "failure(id): the documented failure (catalog id) this test guards")
     config.stash[AUDIT] = None
     config.stash[SKIP_REASONS] = {}

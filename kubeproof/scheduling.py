@@ -8,7 +8,9 @@ are each a unit of their own and spread over the other workers. Test ids stay as
 (unlike `--dist loadgroup`, which appends the group to every id).
 
 Applied when xdist distributes by `load`, what `-n` implies; an explicit other `--dist` mode is
-the user's choice and kept.
+the user's choice and kept. When the cluster suite is all that runs, there is one unit of work
+and nothing to spread: the run stays in the pytest process, as under `-n 0`, instead of starting
+workers of which one would work (each costs a second of CPU to start, docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ class SuiteScheduling(LoadScopeScheduling):
         if any(path == d or d in path.parents for d in self._cluster_dirs):
             return CLUSTER_UNIT
         return nodeid
+
+
+def one_unit_in_process(config: pytest.Config, suites: set[str]) -> str | None:
+    """Before xdist starts its workers: turn distribution off when the run is one unit of work
+    (only the cluster suite); returns what to tell the user, None when workers are kept."""
+    numprocesses = config.getoption("numprocesses", None)
+    if suites != {"cluster"} or not numprocesses or config.getoption("dist", "no") != "load":
+        return None
+    config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+    return (f"kubeproof: only the cluster suite runs, one unit of work for one process: -n {numprocesses} "
+            "starts no workers")
 
 
 def make_scheduler(config: pytest.Config, suite_dirs: dict[Path, str], log) -> SuiteScheduling | None:

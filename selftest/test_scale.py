@@ -166,6 +166,23 @@ def test_cluster_tests_share_one_worker_and_node_tests_spread(pytester: pytest.P
     assert len({w for nodeid, w in workers.items() if "suite_node" in nodeid}) >= 2
 
 
+def test_the_cluster_suite_alone_runs_in_process_under_n(pytester: pytest.Pytester, tmp_path):
+    """One unit of work: -n starts no workers (each would cost its start-up for nothing)."""
+    ran = tmp_path / "ran"
+    ran.mkdir()
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_cluster:cluster\n")
+    pytester.makeconftest(RECORD_WORKER.format(directory=str(ran)))
+    pytester.mkdir("suite_cluster")
+    (pytester.path / "suite_cluster" / "test_cluster.py").write_text(
+        "import pytest\nfrom conftest import _record\n\n"
+        + "".join(f"@pytest.mark.failure('namespace-stuck')\ndef test_{i}(request):\n    _record(request)\n\n"
+                  for i in range(3)))
+    result = pytester.runpytest_subprocess("suite_cluster", f"--from-dump={CLUSTERS / 'healthy'}", "-n", "3")
+    result.assert_outcomes(passed=3)
+    assert "-n 3 starts no workers" in result.stderr.str()
+    assert sorted(path.read_text().split()[1] for path in ran.iterdir()) == ["-", "-", "-"]
+
+
 def test_benchmark_runs_end_to_end(tmp_path):
     numbers = tmp_path / "scale.json"
     run = subprocess.run([sys.executable, str(BENCHMARKS / "scale.py"), "--sizes", "10", "--workers", "0,2",
