@@ -51,6 +51,7 @@ from .nodes.inventory import NodeRef, roles_of
 log = logging.getLogger("kubeproof.scenario")
 API_LOCK = "api"
 CONTROL_PLANE_ROLE = "control-plane"
+TOOLS_IMAGE_ENV = "KUBEPROOF_TOOLS_IMAGE"
 LOCK_TIMEOUT = 1800.0  # another scenario may hold a node for a long eviction run
 
 
@@ -97,13 +98,13 @@ class Locks:
 
 class Scenario:
     def __init__(self, failure_ids: list[str], audit: Audit, *, image: str, evidence: Evidence,
-                 lock_timeout: float = LOCK_TIMEOUT):
+                 tools_image: str = "", lock_timeout: float = LOCK_TIMEOUT):
         self.id = failure_ids[0]  # names its namespace and journals
         self.failure_ids = tuple(failure_ids)
         self.title = ", ".join(failure_ids)
         self.evidence = evidence
         self._states: dict[str, tuple[NodeShell, NodeState]] = {}  # nodes faulted: as they were
-        self.audit, self.image = audit, image
+        self.audit, self.image, self._tools_image = audit, image, tools_image
         self.lock_timeout = lock_timeout
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._locks = Locks(audit.workdir / "scenario-locks")
@@ -125,6 +126,14 @@ class Scenario:
                      f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
             raise
         self.say(f"{name}: done in {time.monotonic() - started:.1f} s")
+
+    @property
+    def tools_image(self) -> str:
+        """An image with python3 on the nodes (KUBEPROOF_TOOLS_IMAGE), else Unavailable (a skip)."""
+        if not self._tools_image:
+            raise Unavailable(f"{TOOLS_IMAGE_ENV} is not set: the scenario needs an image with python3 that the "
+                              "nodes hold or can pull (the lab's: localhost/kubeproof-lab/tools:bookworm)")
+        return self._tools_image
 
     # -- undoing ---------------------------------------------------------------------------
 

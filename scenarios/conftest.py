@@ -10,11 +10,12 @@ free disk) skips with why.
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
 from kubeproof.errors import KubeproofError, Unavailable
-from kubeproof.scenario import Scenario, log
+from kubeproof.scenario import TOOLS_IMAGE_ENV, Scenario, log
 
 _HANDLER = pytest.StashKey[logging.Handler]()
 
@@ -67,7 +68,8 @@ pytest_runtest_setup = pytest_runtest_call = pytest_runtest_teardown = _failing_
 def scenario(request: pytest.FixtureRequest, audit, evidence, pytestconfig: pytest.Config):
     """The running scenario; everything it changed is restored when the test ends, however it ends."""
     ids = [a for mark in request.node.iter_markers("failure") for a in mark.args]
-    running = Scenario(ids, audit, image=pytestconfig.getoption("probe_image"), evidence=evidence)
+    running = Scenario(ids, audit, image=pytestconfig.getoption("probe_image"), evidence=evidence,
+                       tools_image=os.environ.get(TOOLS_IMAGE_ENV, ""))
     try:
         yield running
     finally:
