@@ -148,6 +148,17 @@ def churn(journal: Journal, cgroups: int, charged: int) -> Churn:
                  removed=_parse_count(lines["removed"]), charge_dir=charge_dir)
 
 
+def leak(journal: Journal, cgroups: int) -> CgroupCount:
+    """Create `cgroups` live memory cgroups under a kubeproof-named parent and leave them there (what a
+    runtime that never removes its pods' cgroups does); the journal removes them. The count then."""
+    node = journal.node
+    parent = journal.scratch(count(node).root, "leak")
+    journal.record("cgroup", parent)
+    node.check(f"mkdir {shlex.quote(parent)} && cd {shlex.quote(parent)} && seq -f 'c%g' 1 {int(cgroups)} | xargs mkdir",
+               what=f"create {cgroups} memory cgroups under {parent}", timeout=300)
+    return count(node)
+
+
 def release(node: NodeShell, churned: Churn) -> None:
     """Free the memory still charged to the removed cgroups (what a finished pod's cleanup does)."""
     node.check(f"rm -rf -- {shlex.quote(churned.charge_dir)}", what=f"remove {churned.charge_dir}")
