@@ -58,6 +58,9 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "test_node_pressure.py::test_no_pod_evicted_for_ephemeral_storage": (
             "shop/report-7d9c on node worker-1 was evicted: Pod ephemeral local storage usage exceeds",
             "shop/batch-4kq2 on node worker-1 was evicted: Container batch exceeded"),
+        "test_event_history.py::test_nodefs_pressure_not_in_events": (
+            "node worker-1: ReclaimingDisk 23x in the cluster's Events within 7 days",
+            "node worker-1: PodEvictedForDisk 1x in the cluster's Events"),
     },
     "cert-expiry": {
         "test_cluster_certificates.py::test_api_server_serving_certificate": (
@@ -80,6 +83,8 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
             "livenessProbe is an unauthenticated HTTPS GET /livez",),
         "test_apiserver_probes.py::test_apiserver_is_not_restarting": (
             "kube-system/kube-apiserver-cp-1 container kube-apiserver restarted 23 times (limit 5)",),
+        "test_event_history.py::test_apiserver_anonymous_probe_not_in_events": (
+            "node cp-1: ApiserverLivenessUnauthorized 184x in the cluster's Events",),
     },
     "hostname-drift": {
         "test_node_registrations.py::test_each_machine_is_registered_once": (
@@ -153,7 +158,7 @@ NOT_INSTALLED = {
     "test_node_registrations.py::test_calico_node_records_name_existing_nodes": "calico IPAM is not in use",
 }
 SERVING_TEST = "test_cluster_certificates.py::test_api_server_serving_certificate"
-ALL_TESTS = 22
+ALL_TESTS = 29
 
 
 @pytest.fixture(scope="module")
