@@ -219,3 +219,10 @@ def test_a_window_or_cap_that_reads_nothing_is_refused(tmp_path, text, error) ->
     with pytest.raises(KubeproofError, match=re.escape(error)):
         profiles.load(str(tmp_path / "p.yaml"))
     assert profiles.load(None).history_days == 7
+
+
+def test_facts_recorded_before_the_shared_kernel_was_told_are_judged() -> None:
+    recorded = _facts().as_dict()
+    del recorded["history"]["kernel"]["container"]  # as the lab's recorded dump of 2026-11-30 has them
+    judged = node_history.seen_on_node(NodeFacts(recorded), "node-sysctls", 7)
+    assert (judged.skip, judged.problems) == (None, []) and "ReadKMsg=no" in judged.judged["logs"]["kernel"]["note"]

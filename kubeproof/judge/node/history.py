@@ -31,13 +31,14 @@ def seen_on_node(facts: NodeFacts, failure_id: str, days: int) -> Judgement:
     found.judged["logs"] = {log: {"read from": h["source"] or f"not read: {h['why']}", "truncated": h["truncated"]}
                             for log, h in read.items()}
     for log, h in read.items():
-        notes = [DMESG.format(**h)] * (h["source"] == "dmesg") + [SHARED_KERNEL.format(**h)] * bool(h.get("container"))
+        shared = SHARED_KERNEL.format(container=h["container"]) if h.get("container") else None
+        notes = [DMESG.format(readkmsg=h.get("readkmsg"))] * (h["source"] == "dmesg") + [shared] * bool(shared)
         if notes:
             found.judged["logs"][log]["note"] = "; ".join(notes)
-        if h.get("container") and h["read"]:  # shown, never counted as this node's
+        if shared and h["read"]:  # shown, never counted as this node's
             mine = [line["line"] for line in h["lines"] if any(p.regex().search(line["line"]) for p in entry.patterns_in(log))]
             found.judged["logs"][log]["host lines"] = mine[:LINES_SHOWN]
-            h.update(read=False, why=SHARED_KERNEL.format(**h))
+            h.update(read=False, why=shared)
     readable = [log for log, h in read.items() if h["read"]]
     if not readable:
         return found.nothing("; ".join(f"{LOG_NAMES[log]} not read: {h['why']}" for log, h in read.items()))
