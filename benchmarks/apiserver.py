@@ -255,8 +255,9 @@ class ApiServer:
         self._wait_ready()
         self.kubeconfig.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "scale",
+            # The apiserver's self-signed serving certificate, followed by the CA that signed it.
             "clusters": [{"name": "scale", "cluster": {"server": f"https://127.0.0.1:{self.port}",
-                                                       "insecure-skip-tls-verify": True}}],
+                                                       "certificate-authority": str(self.workdir / "certs" / "apiserver.crt")}}],
             "users": [{"name": "admin", "user": {"token": TOKEN}}],
             "contexts": [{"name": "scale", "context": {"cluster": "scale", "user": "admin"}}]}))
 

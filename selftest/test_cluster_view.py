@@ -7,6 +7,7 @@ talking HTTP to kubeproof's replay server, which pages like kube-apiserver does.
 from __future__ import annotations
 
 import base64
+import gc
 import http.client
 import json
 import math
@@ -114,6 +115,18 @@ def test_the_next_page_is_asked_for_before_this_one_is_read(server, api):
         time.sleep(0.01)
     assert len(first) == 2 and len(_lists(server, "/api/v1/pods")) == 2
     listed.close()
+
+
+def test_listed_objects_are_out_of_the_collectors_sight(api):
+    """Kept for the session and freed by reference counting, listed objects are frozen: no later
+    full collection walks them again."""
+    try:
+        pods = ClusterView.live(api).list("pods")
+        seen = {id(o) for o in gc.get_objects()}
+        assert pods and not any(id(p) in seen or id(p["metadata"]) in seen for p in pods)
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
 
 
 def test_continue_token_from_the_raw_page():

@@ -114,12 +114,15 @@ def _cycle_collector_paused() -> Iterator[None]:
     """Listed objects are trees of dicts, lists and strings, freed by reference counting alone: the
     cyclic garbage collector finds nothing to free in them, but while a list grows it scans what
     was kept again and again. Paused while a kind is listed (decoded, trimmed, cached or loaded from
-    the cache), 15,000 pods list three times as fast (docs/benchmark.md)."""
+    the cache), 15,000 pods list three times as fast (docs/benchmark.md). What was listed is then
+    moved out of the collector's sight (gc.freeze): kept for the session, it would otherwise be
+    scanned by every full collection after, seconds each at 150,000 pods."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
