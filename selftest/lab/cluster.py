@@ -73,9 +73,16 @@ def _config(path: Path) -> bool:
     config = yaml.safe_load(CLUSTER_CONFIG.read_text())
     control_planes = [n for n in config["nodes"] if n.get("role") != "worker"]
     worker = next((n for n in config["nodes"] if n.get("role") == "worker"), {"role": "worker"})
+    # From the cache, not the checkout: the config (and so the cluster) is the same whichever
+    # checkout runs `up`.
+    policy_dir = pins.CACHE / "audit"
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    policy = (pins.FILES / "audit-policy.yaml").read_text()
+    if not (policy_dir / "audit-policy.yaml").exists() or (policy_dir / "audit-policy.yaml").read_text() != policy:
+        (policy_dir / "audit-policy.yaml").write_text(policy)
     for node in control_planes:
         node.setdefault("extraMounts", []).append(
-            {"hostPath": str(pins.FILES), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
+            {"hostPath": str(policy_dir), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
     config["nodes"] = control_planes + [dict(worker) for _ in range(WORKERS)]
     config.setdefault("kubeadmConfigPatches", []).append(AUDIT_PATCH)
     text = yaml.safe_dump(config, sort_keys=False)
