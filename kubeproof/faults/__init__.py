@@ -7,11 +7,9 @@ it (journal.py), so that a run killed half-way is undone by `python -m kubeproof
     waiting.py      the one wait-with-deadline every phase uses
     journal.py      the on-node journal of changes and the sweep that undoes them
     files.py        replace a node file temporarily, restored byte for byte
-    cgroups.py      memory cgroup churn and the live/dying cgroup counts
+    cgroups.py      memory cgroups left behind and the live/dying cgroup counts
     disk.py         free space and fill files (fallocate)
     kubelet.py      edit the kubelet's config file and restart it
-    descriptors.py  exhaust a process's open-file limit
     pki.py          re-issue a certificate with other dates from its CA
-    tls.py          TLS clients run under faketime
     cluster.py      labelled Kubernetes objects and their removal
 """
