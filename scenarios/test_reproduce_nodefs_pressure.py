@@ -156,9 +156,7 @@ def test_a_pod_past_its_ephemeral_storage_limit_is_evicted(scenario):
                                                              " && sleep 3600"],
                                      "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
                                      "resources": {"limits": {"ephemeral-storage": f"{STORAGE_LIMIT}Mi"}}}]}})
-        scenario.defer(f"delete pod {namespace}/{HOG}", lambda: cluster.call(
-            f"delete pod {namespace}/{HOG}", cluster.core.delete_namespaced_pod, HOG, namespace,
-            grace_period_seconds=0, missing_ok=True))
+        scenario.defer(f"delete pod {namespace}/{HOG}", lambda: cluster.delete_pod(namespace, HOG))
 
     def observe() -> list[str]:
         evicted = wait_for(f"pod {HOG} evicted", lambda: cluster.pod(namespace, HOG),

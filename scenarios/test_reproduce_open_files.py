@@ -73,8 +73,7 @@ def test_an_agent_at_nofile_1024_resets_connections_under_load(scenario, profile
     image = scenario.tools_image
 
     def run(pod: str, command: list[str], restart: str) -> dict:
-        cluster.call(f"delete pod {namespace}/{pod}", cluster.core.delete_namespaced_pod, pod, namespace,
-                     grace_period_seconds=0, missing_ok=True)
+        cluster.delete_pod(namespace, pod)
         wait_for(f"pod {namespace}/{pod} gone", lambda: [p for p in cluster.pods(namespace)
                                                          if p["metadata"]["name"] == pod], until=lambda p: not p,
                  timeout=60)
@@ -114,4 +113,4 @@ def test_an_agent_at_nofile_1024_resets_connections_under_load(scenario, profile
         return limits.daemon_nofile(scenario.facts(node), profile.nofile_min).problems
 
     scenario.prove(arrange=lambda: serve(None), judge=judge, inject=inject, observe=observe,
-                   symptoms=["[Errno 104]", "[Errno 24]"], offender=f"calico-node (pid")
+                   symptoms=["[Errno 104]", "[Errno 24]"], offender="calico-node (pid")

@@ -60,9 +60,7 @@ def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
                                            resources={"limits": {"memory": "32Mi"}}))
         cluster.create(namespace, crashing(PULL, ABSENT_IMAGE, ["sh"], imagePullPolicy="Always"))
         for name in (CRASH, OOM, PULL):
-            scenario.defer(f"delete pod {namespace}/{name}", lambda name=name: cluster.call(
-                f"delete pod {namespace}/{name}", cluster.core.delete_namespaced_pod, name, namespace,
-                grace_period_seconds=0, missing_ok=True))
+            scenario.defer(f"delete pod {namespace}/{name}", lambda name=name: cluster.delete_pod(namespace, name))
 
     def observe() -> list[str]:
         return wait_for("the kubelet reporting " + ", ".join(SYMPTOMS), lambda: _seen(pods(), cluster.events(namespace)),

@@ -107,6 +107,11 @@ class Cluster:
                         until=lambda pods: all(p["status"].get("phase") == "Running" for p in pods),
                         timeout=timeout)
 
+    def delete_pod(self, namespace: str, name: str) -> None:
+        """Delete a pod at once (no grace period); a pod already gone is no error."""
+        self.call(f"delete pod {namespace}/{name}", self.core.delete_namespaced_pod, name, namespace,
+                  grace_period_seconds=0, missing_ok=True)
+
     def events(self, namespace: str = "", *, field_selector: str = "") -> list[dict]:
         list_events = self.core.list_namespaced_event if namespace else self.core.list_event_for_all_namespaces
         listed = self.call("list events", list_events, *([namespace] if namespace else []),
