@@ -23,25 +23,29 @@ _HANDLER = pytest.StashKey[logging.Handler]()
 class _TerminalLines(logging.Handler):
     """Phases as terminal lines while they happen, so a person can follow a long run."""
 
-    def __init__(self, reporter) -> None:
+    def __init__(self, reporter, capture) -> None:
         super().__init__(logging.INFO)
-        self.reporter = reporter
+        self.reporter, self.capture = reporter, capture
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.reporter.write_line(f"kubeproof {self.format(record)}")
+        # Past the output capture of the running test, as pytest's own live logging does.
+        with self.capture.global_and_fixture_disabled():
+            self.reporter.write_line(f"kubeproof {self.format(record)}")
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Not pytest_configure: this conftest may be loaded before the terminal reporter exists.
+    config = session.config
     log.setLevel(logging.INFO)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     # xdist workers have no terminal: there the lines go to the captured log of each test.
     if reporter is not None and not hasattr(config, "workerinput"):
-        config.stash[_HANDLER] = _TerminalLines(reporter)
+        config.stash[_HANDLER] = _TerminalLines(reporter, config.pluginmanager.get_plugin("capturemanager"))
         log.addHandler(config.stash[_HANDLER])
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    handler = config.stash.get(_HANDLER, None)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    handler = session.config.stash.get(_HANDLER, None)
     if handler is not None:
         log.removeHandler(handler)
 
