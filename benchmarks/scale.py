@@ -297,6 +297,38 @@ def node_facts(count: int, processes: int) -> dict:
             "round_trips": sum(trips)}
 
 
+def node_suite(count: int, workers: list[int]) -> dict:
+    """pytest's own cost per node test: tests_node on a dump of `count` nodes, each with the facts
+    of a real kubeadm node (selftest/data/nodes), so every test judges and nothing waits on a node."""
+    import shutil
+
+    from kubeproof.nodes import gather
+
+    facts = gather.parse((REPO / "selftest" / "data" / "nodes" / "kubeadm-node.gather.txt").read_text())
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="kubeproof-scale-node-suite-") as directory:
+        dump = Path(directory) / "dump"
+        shutil.copytree(REPO / "selftest" / "data" / "clusters" / "healthy", dump)
+        nodes = json.loads((dump / "nodes.json").read_text())
+        template = nodes["items"][-1]
+        nodes["items"] = [{**template, "metadata": {**template["metadata"], "name": f"node-{i:05d}"}}
+                          for i in range(count)]
+        (dump / "nodes.json").write_text(json.dumps(nodes))
+        (dump / "nodes-facts").mkdir()
+        for node in nodes["items"]:
+            name = node["metadata"]["name"]
+            (dump / "nodes-facts" / f"{name}.json").write_text(json.dumps({**facts, "node": name, "hostname": name}))
+        for w in workers:
+            started = time.perf_counter()
+            run = subprocess.run([sys.executable, "-m", "pytest", "tests_node", f"--from-dump={dump}", "-q",
+                                  "-p", "no:cacheprovider", f"--report-dir={directory}", "-n", str(w)],
+                                 cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+            summary = [line for line in run.stdout.splitlines() if " in " in line and "passed" in line]
+            results[w] = {"seconds": time.perf_counter() - started, "exit": run.returncode,
+                          "summary": summary[-1].strip("= ") if summary else run.stdout[-500:]}
+    return {"nodes": count, "runs": results}
+
+
 # --- the report -------------------------------------------------------------------------------
 
 def _mib(value: int | None) -> str:
@@ -355,6 +387,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", default="0,8", help="pytest -n values of the audits (default 0,8)")
     parser.add_argument("--node-transports", type=int, default=16, metavar="N",
                         help="nodes whose facts are gathered over local transports (0: skip)")
+    parser.add_argument("--node-suite", type=int, default=0, metavar="N",
+                        help="also time tests_node on a dump of N nodes with real facts (0: skip)")
     parser.add_argument("--json", metavar="FILE", help="write every number measured here")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
@@ -370,14 +404,18 @@ def main(argv: list[str]) -> int:
                  f"RSS summed {_mib(r['with_node_suite']['rss_sum'])} MiB" if "with_node_suite" in r else ""),
               flush=True)
     facts = [node_facts(args.node_transports, p) for p in (1, 2, 8)] if args.node_transports else []
+    suite = node_suite(args.node_suite, workers) if args.node_suite else None
     print(table(results, workers))
     if args.server == "kube-apiserver":
         print(cost_table(results, workers))
     for f in facts:
         print(f"node facts: {f['nodes']} nodes by {f['processes']} processes: {f['round_trips']} round trips, "
               f"{f['seconds']:.1f} s")
+    for w, run in (suite or {}).get("runs", {}).items():
+        print(f"node suite: {suite['nodes']} nodes -n {w}: {run['seconds']:.1f} s ({run['summary']})")
     if args.json:
-        Path(args.json).write_text(json.dumps({"load": os.getloadavg(), "sizes": results, "node_facts": facts},
+        Path(args.json).write_text(json.dumps({"load": os.getloadavg(), "sizes": results, "node_facts": facts,
+                                               "node_suite": suite},
                                               indent=1, default=str))
     last = results[-1]
     print(f"scale: {last['nodes']} nodes, {last['server']['objects'].get('Pod', 0)} pods, audit "

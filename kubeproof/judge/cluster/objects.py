@@ -3,6 +3,7 @@ conditions, containers, images and command-line flags."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -106,6 +107,7 @@ def restarted_lately(status: dict, now: datetime, window: timedelta, limit: int)
     return last, status.get("restartCount", 0) > limit and ended is not None and ended >= now - window
 
 
+@functools.lru_cache(maxsize=4096)  # 150,000 pods run a few dozen images: each parsed once
 def image_repository(image: str) -> str:
     """The repository path of an image reference without registry host, tag or digest:
     `registry.k8s.io/coredns/coredns:v1.11.3` -> `coredns/coredns`."""
