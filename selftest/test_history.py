@@ -226,3 +226,8 @@ def test_facts_recorded_before_the_shared_kernel_was_told_are_judged() -> None:
     del recorded["history"]["kernel"]["container"]  # as the lab's recorded dump of 2026-11-30 has them
     judged = node_history.seen_on_node(NodeFacts(recorded), "node-sysctls", 7)
     assert (judged.skip, judged.problems) == (None, []) and "ReadKMsg=no" in judged.judged["logs"]["kernel"]["note"]
+
+
+def test_a_log_read_has_no_reason_not_to_be() -> None:
+    assert {log: h["why"] for log, h in gather.parse(RECORDED)["history"].items()} == \
+        {"kernel": None, "kubelet": None, "runtime": "no pattern looks in this log"}

@@ -540,9 +540,9 @@ UNREAD_LOG = {"read": False, "why": "not gathered (facts recorded before kubepro
 
 
 def _history(name: str, section: dict | None, node_time: str) -> dict:
-    log = {**UNREAD_LOG, "why": None}
+    log = {**UNREAD_LOG, "lines": [], "others": []}  # lists of its own, not the constant's
     if section is None:
-        return dict(UNREAD_LOG)
+        return log
     header, _, body = section["output"].partition("\n")
     settings = _HISTORY.match(header)
     if settings is None:
@@ -556,10 +556,10 @@ def _history(name: str, section: dict | None, node_time: str) -> dict:
     dmesg = fields["source"] == "dmesg"
     if truncated:  # head -c / tail -c cut the oldest line kept: journal lines come newest first
         lines = lines[1:] if dmesg else lines[:-1]
-    if dmesg:  # oldest first: newest first, as the journal's
+    if dmesg:  # dmesg prints the oldest first; newest first, as journalctl --reverse
         lines.reverse()
     boot = None
-    if dmesg and node_time and _int(fields.get("uptime", "").partition(".")[0]) is not None:
+    if dmesg and node_time and re.fullmatch(r"\d+(\.\d+)?", fields.get("uptime", "")):
         boot = datetime.fromisoformat(node_time.replace("Z", "+00:00")) - timedelta(seconds=float(fields["uptime"]))
     found, others = [], []
     for line in lines:
@@ -572,7 +572,7 @@ def _history(name: str, section: dict | None, node_time: str) -> dict:
         elif line.strip():
             others.append(line)
     container = fields.get("container")
-    return {**log, "read": True, "source": fields["source"], "readkmsg": fields.get("readkmsg"),
+    return {**log, "read": True, "why": None, "source": fields["source"], "readkmsg": fields.get("readkmsg"),
             "container": container if container not in (None, "none") else None, "cap": cap,
             "truncated": truncated, "lines": found, "others": others}
 
