@@ -24,6 +24,10 @@ from kubeproof.scenario import node_lock
 CRASH, OOM, PULL = "kubeproof-crash", "kubeproof-oom", "kubeproof-pull"
 ABSENT_IMAGE = "localhost/kubeproof/absent:never"  # no registry serves it, anywhere
 DOUBLING = "a=x; while :; do a=$a$a; done"  # a shell variable doubling until the memory limit kills it
+# The pod's cgroup is limited to the sum of its containers' limits: alone, the container could be killed
+# at the pod's level, which containerd reports as "Error" (exit 137), not OOMKilled. A sidecar with room
+# of its own keeps the kill in the container's cgroup.
+SIDECAR = {"name": "room", "command": ["sleep", "86400"], "resources": {"limits": {"memory": "64Mi"}}}
 SYMPTOMS = ("CrashLoopBackOff", "Back-off restarting failed container", "OOMKilled", "ErrImagePull", "ImagePullBackOff")
 
 
@@ -43,11 +47,12 @@ def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
     namespace = scenario.namespace()
     image = scenario.image
 
-    def crashing(name: str, image: str, command: list[str], **container) -> dict:
+    def crashing(name: str, image: str, command: list[str], *others: dict, **container) -> dict:
         return {"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": name, "labels": {**labels(scenario.id), "app": name}},
                 "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [
-                    {"name": "main", "image": image, "command": command, **container}]}}
+                    {"name": "main", "image": image, "command": command, **container},
+                    *({"image": image, "imagePullPolicy": "IfNotPresent", **other} for other in others)]}}
 
     def pods() -> list[dict]:
         return cluster.pods(namespace)
@@ -55,7 +60,7 @@ def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
     def inject() -> None:
         cluster.create(namespace, crashing(CRASH, image, ["sh", "-c", "echo crashing; exit 1"],
                                            imagePullPolicy="IfNotPresent"))
-        cluster.create(namespace, crashing(OOM, image, ["sh", "-c", DOUBLING],
+        cluster.create(namespace, crashing(OOM, image, ["sh", "-c", DOUBLING], SIDECAR,
                                            imagePullPolicy="IfNotPresent",
                                            resources={"limits": {"memory": "32Mi"}}))
         cluster.create(namespace, crashing(PULL, ABSENT_IMAGE, ["sh"], imagePullPolicy="Always"))
