@@ -6,17 +6,17 @@ import importlib.util
 import shutil
 import subprocess
 import sys
-import tempfile
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from filelock import FileLock
 
 sys.path.insert(0, str(Path(__file__).parent))  # selftest/ is not a package: make nodeimage importable
 
 import nodeimage  # noqa: E402
+from lab import sharing  # noqa: E402
 
 
 def _docker_available() -> bool:
@@ -72,10 +72,12 @@ def node_container(node_image: str) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture(autouse=True)
 def _one_live_test_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Tests marked live_cluster share one real cluster and count what is left on it: under -n 2
-    they take turns (a lock shared by the xdist workers), so one never sees another's probe pods."""
-    if request.node.get_closest_marker("live_cluster") is None:
+    """Tests marked live_cluster share one real cluster, count what is left on it, and the scenarios
+    restart its API server: under -n 2 they take turns, holding the lab cluster's lock
+    (selftest/lab/sharing.py), so one never meets another's probe pods or disruption."""
+    context = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT", "")
+    if request.node.get_closest_marker("live_cluster") is None or not context:
         yield
         return
-    with FileLock(str(Path(tempfile.gettempdir()) / "kubeproof-selftest-live-cluster.lock")):
+    with sharing.exclusive(context.removeprefix("kind-")):
         yield

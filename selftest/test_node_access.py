@@ -55,7 +55,9 @@ def kind_like_cluster(node_container, tmp_path_factory):
 
 
 @pytest.fixture
-def served(kind_like_cluster, tmp_path):
+def served(kind_like_cluster, tmp_path, monkeypatch):
+    # These kind nodes are Docker containers, whatever engine the lab points kind at.
+    monkeypatch.setenv("KIND_EXPERIMENTAL_PROVIDER", "docker")
     cluster, names, dump = kind_like_cluster
     with ReplayServer(dump) as server:
         kubeconfig = tmp_path / "kubeconfig"
@@ -144,7 +146,7 @@ def test_probe_pods_are_awaited_by_listing_their_namespace(tmp_path) -> None:
     pods = [probe("n1", "Running"), probe("n2", "Pending"), probe("n3", "Failed", "Evicted")]
     with ReplayServer(ClusterView.from_objects(pods, description="probe pods")) as server:
         server.write_kubeconfig(tmp_path / "kc")
-        probes = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123",
+        probes = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123", image="busybox:1.36",
                            kubeconfig=None, context=None)
         problems = probes._await_running({"n1": "", "n2": "", "n3": "", "n4": "insufficient permission: create pods"},
                                          timeout=1.5)

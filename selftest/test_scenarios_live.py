@@ -6,7 +6,7 @@ no object labelled by a scenario, no journal on any node.
 The lab's last worker gets a filesystem of its own for its kubelet first (selftest/lab/nodefs.py), so
 the nodefs-pressure scenario runs instead of skipping; the profile's nofile minimum is the sandbox's
 ceiling (LAB-NOTES: no process here can have more than 20000 open files). Other selftests that audit
-the same cluster wait for the run through selftest/lab/sharing.py.
+the same cluster wait for it: every live_cluster test holds the cluster's lock (selftest/conftest.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from selftest.lab import nodefs, pins, sharing
+from selftest.lab import nodefs, pins
 
 REPO = Path(__file__).resolve().parent.parent
 CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT", "")
-pytestmark = pytest.mark.skipif(not CONTEXT, reason="KUBEPROOF_SELFTEST_CONTEXT is not set: no lab cluster "
-                                                    "(eval \"$(python3 -m selftest.lab up | tail -1)\")")
+pytestmark = [pytest.mark.live_cluster,
+              pytest.mark.skipif(not CONTEXT, reason="KUBEPROOF_SELFTEST_CONTEXT is not set: no lab cluster "
+                                                     "(eval \"$(python3 -m selftest.lab up | tail -1)\")")]
 SCENARIO_LABEL = "kubeproof.io/scenario"
 
 
@@ -47,16 +48,15 @@ def test_every_scenario_passes_on_the_lab_and_leaves_nothing(tmp_path: Path):
     cluster = CONTEXT.removeprefix("kind-")
     profile, junit = tmp_path / "lab-profile.yaml", tmp_path / "scenarios.xml"
     profile.write_text("nofile_min: 20000\n")
-    with sharing.exclusive(cluster):
-        nodefs.ensure(cluster)
-        assert not _left_on_the_cluster(), "left by an earlier run (python -m kubeproof cleanup)"
-        run = subprocess.run(
-            [sys.executable, "-m", "pytest", "scenarios", f"--kube-context={CONTEXT}", f"--allow-disruptive={CONTEXT}",
-             f"--profile={profile}", f"--junitxml={junit}", f"--report-dir={tmp_path / 'reports'}",
-             "-p", "no:cacheprovider", "-rA"],
-            cwd=REPO, env={**os.environ, "KUBEPROOF_TOOLS_IMAGE": pins.TOOLS_IMAGE}, capture_output=True, text=True,
-            timeout=1800)
-        left = _left_on_the_cluster()
+    nodefs.ensure(cluster)
+    assert not _left_on_the_cluster(), "left by an earlier run (python -m kubeproof cleanup)"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "scenarios", f"--kube-context={CONTEXT}", f"--allow-disruptive={CONTEXT}",
+         f"--profile={profile}", f"--junitxml={junit}", f"--report-dir={tmp_path / 'reports'}",
+         "-p", "no:cacheprovider", "-rA"],
+        cwd=REPO, env={**os.environ, "KUBEPROOF_TOOLS_IMAGE": pins.TOOLS_IMAGE}, capture_output=True, text=True,
+        timeout=1800)
+    left = _left_on_the_cluster()
     cases = {f"{c.get('classname')}::{c.get('name')}": [e.tag for e in c if e.tag in ("failure", "error", "skipped")]
              for c in ET.parse(junit).iter("testcase")}
     expected = len(list((REPO / "scenarios").glob("test_*.py")))

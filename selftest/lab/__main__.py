@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from filelock import FileLock
+
 from . import build, cluster, nodeimage, pins, record
 
 
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=pins.CLUSTER, help=f"the cluster's name (default {pins.CLUSTER}); "
                         "names start with 'kubeproof' so that down finds them")
     args = parser.parse_args(argv)
+    if not args.name.startswith("kubeproof"):
+        parser.error("--name must start with 'kubeproof'")
     if args.command == "down":
         removed = cluster.delete_all()
         print(f"removed {len(removed)} lab cluster(s){': ' + ', '.join(removed) if removed else ''}")
@@ -34,13 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "record":
         record.record(args.name)
         return 0
+    # Two `up`s at once (two checkouts, two shells) would build and create the same things.
+    pins.CACHE.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(pins.CACHE / "lab.lock")):
+        return _build_and_start(args)
+
+
+def _build_and_start(args: argparse.Namespace) -> int:
     _prepare()
     if args.command == "env":
         cluster.prepare_host()
         print(cluster.exports())
         return 0
-    if not args.name.startswith("kubeproof"):
-        parser.error("--name must start with 'kubeproof'")
     cluster.create(args.name)
     cluster.wait_ready(args.name)
     print(cluster.exports({"KUBECONFIG": str(cluster.kubeconfig(args.name)),

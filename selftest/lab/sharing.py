@@ -1,9 +1,9 @@
-"""One lab cluster shared by selftests that audit it and one that disrupts it: a reader-writer flock.
+"""One lab cluster shared by the selftests that use it: a lock per cluster, across processes.
 
 The scenarios' own locks live in each pytest run's work directory, so they cannot see an audit run by
-another selftest against the same cluster. Selftests that read the cluster hold `shared(cluster)`
-while they run; the scenarios' selftest holds `exclusive(cluster)`: an audit never meets a restarting
-API server or a node under pressure, and audits still run beside each other.
+another selftest against the same cluster. Every live_cluster selftest holds `exclusive(cluster)`
+(selftest/conftest.py): an audit never meets a restarting API server or a node under pressure, and
+no test counting leftovers sees another's objects.
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ def _held(cluster: str, mode: int) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def shared(cluster: str):
-    return _held(cluster, fcntl.LOCK_SH)
 
 
 def exclusive(cluster: str):
