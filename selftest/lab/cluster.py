@@ -32,6 +32,7 @@ def environment() -> dict[str, str]:
         if not link.is_symlink():
             link.symlink_to(pins.BIN / name)
     return {**podman.env(), "KUBEPROOF_KIND_IMAGE": pins.NODE_IMAGE, "KUBEPROOF_PROBE_IMAGE": pins.BUSYBOX_IMAGE,
+            "KUBEPROOF_TOOLS_IMAGE": pins.TOOLS_IMAGE,
             "PATH": f"{PATH_DIR}:{os.environ.get('PATH', '')}"}
 
 
