@@ -46,7 +46,8 @@ def one_unit_in_process(config: pytest.Config, suites: set[str]) -> str | None:
     """Before xdist starts its workers: turn distribution off when the run is one unit of work
     (only the cluster suite); returns what to tell the user, None when workers are kept."""
     numprocesses = config.getoption("numprocesses", None)
-    if suites != {"cluster"} or not numprocesses or config.getoption("dist", "no") != "load":
+    if (suites != {"cluster"} or not numprocesses or config.getoption("dist", "no") != "load"
+            or hasattr(config, "workerinput")):  # a worker's options are its controller's
         return None
     config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
     return (f"kubeproof: only the cluster suite runs, one unit of work for one process: -n {numprocesses} "
