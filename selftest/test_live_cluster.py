@@ -123,23 +123,8 @@ def test_pod_access_removes_its_probe_pods(pytester: pytest.Pytester) -> None:
     assert managed_namespaces() == []
 
 
-@needs_context
-def test_pod_access_cleans_up_after_ctrl_c(pytester: pytest.Pytester) -> None:
-    make_suites(pytester)
-    (pytester.path / "suite_node" / "test_n.py").write_text(
-        "import pytest, time\n\n@pytest.mark.failure('hostname-drift')\n"
-        "def test_n(node):\n    time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", f"--kube-context={CONTEXT}",
-                             "--node-access=pod", "suite_node"], cwd=pytester.path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_probes()
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    assert managed_namespaces() == []
-
-
-@needs_context
-def test_kill_9_then_cleanup_leaves_nothing(pytester: pytest.Pytester) -> None:
+def _hanging_run_with_probes(pytester: pytest.Pytester) -> tuple[subprocess.Popen, list[str]]:
+    """A pod-access run whose node test hangs, once its probe pods exist: (process, their namespaces)."""
     make_suites(pytester)
     (pytester.path / "suite_node" / "test_n.py").write_text(
         "import pytest, time\n\n@pytest.mark.failure('hostname-drift')\n"
@@ -147,7 +132,20 @@ def test_kill_9_then_cleanup_leaves_nothing(pytester: pytest.Pytester) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "pytest", f"--kube-context={CONTEXT}",
                              "--node-access=pod", "suite_node"], cwd=pytester.path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    left = _wait_for_probes()
+    return proc, _wait_for_probes()
+
+
+@needs_context
+def test_pod_access_cleans_up_after_ctrl_c(pytester: pytest.Pytester) -> None:
+    proc, _ = _hanging_run_with_probes(pytester)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    assert managed_namespaces() == []
+
+
+@needs_context
+def test_kill_9_then_cleanup_leaves_nothing(pytester: pytest.Pytester) -> None:
+    proc, left = _hanging_run_with_probes(pytester)
     os.killpg(proc.pid, signal.SIGKILL)  # no finalizer runs: the namespace stays
     proc.wait(timeout=30)
     assert managed_namespaces() == left

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import pins, podman
+from . import nodeimage, pins, podman
 from .progress import say
 
 def kubeconfig(name: str = pins.CLUSTER) -> Path:
@@ -86,7 +86,8 @@ def _config(path: Path) -> bool:
             {"hostPath": str(policy_dir), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
     config["nodes"] = control_planes + [dict(worker) for _ in range(WORKERS)]
     config.setdefault("kubeadmConfigPatches", []).append(AUDIT_PATCH)
-    text = yaml.safe_dump(config, sort_keys=False)
+    # A new node image means a new cluster: the recipe is part of what `up` compares.
+    text = f"# node image {pins.NODE_IMAGE}, recipe {nodeimage.current_recipe()}\n" + yaml.safe_dump(config, sort_keys=False)
     changed = not path.exists() or path.read_text() != text
     path.write_text(text)
     return changed

@@ -46,7 +46,7 @@ def _recipe(archives: list[Path]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _current_recipe() -> str | None:
+def current_recipe() -> str | None:
     proc = subprocess.run(["podman", "image", "inspect", "--format",
                            f'{{{{index .Labels "{IMAGE_LABEL}"}}}}', pins.NODE_IMAGE],
                           capture_output=True, text=True)
@@ -56,7 +56,7 @@ def _current_recipe() -> str | None:
 def ensure_node_image() -> str:
     archives = images.ensure_archives()
     recipe = _recipe(archives)
-    if _current_recipe() != recipe:
+    if current_recipe() != recipe:
         _build(archives, recipe)
     return pins.NODE_IMAGE
 
@@ -106,6 +106,13 @@ def _configure(root: Path) -> None:
                     "undo-mount-hacks.service"], check=True, capture_output=True)
     subprocess.run(["systemctl", f"--root={root}", "mask", "systemd-binfmt.service"], check=True, capture_output=True)
     (root / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+    # On this cgroup v1 host, controllers systemd does not manage (hugetlb, net_cls, perf_event)
+    # get a hierarchy once any container's systemd mounts them (the selftests' Docker nodes do);
+    # a node started after that has them mounted without a kubelet.slice, and the kubelet refuses
+    # to start: 'cgroup ["kubelet"] has some missing paths: /sys/fs/cgroup/hugetlb/kubelet.slice'.
+    (root / "etc/systemd/system/kubelet.service.d/20-kubeproof-lab.conf").write_text(
+        "[Service]\nExecStartPre=/bin/sh -c 'if [ ! -f /sys/fs/cgroup/cgroup.controllers ]; then "
+        "for c in /sys/fs/cgroup/*/; do [ -d \"$c/kubelet.slice\" ] || mkdir -p \"$c/kubelet.slice\"; done; fi'\n")
     # kind's entrypoint regenerates /etc/machine-id with systemd-machine-id-setup, which copies
     # D-Bus's id when there is one: debootstrap left one, and every node would share it.
     for path in ("var/lib/dbus/machine-id", "etc/machine-id"):
