@@ -135,7 +135,10 @@ def _record(request, pause=0.0):
     time.sleep(pause)  # long enough that an idle worker would take the next unit
     path = os.path.join({directory!r}, request.node.nodeid.replace("/", "_").replace(":", "_"))
     with open(path, "w") as out:
-        out.write(request.node.nodeid + " " + os.environ.get("PYTEST_XDIST_WORKER", "-"))
+        # workerinput, not $PYTEST_XDIST_WORKER: run from an xdist worker of the selftests, this
+        # process inherits that variable even where it is no worker itself.
+        worker = getattr(request.config, "workerinput", {{}}).get("workerid", "-")
+        out.write(request.node.nodeid + " " + worker)
 """
 
 
