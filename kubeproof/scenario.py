@@ -265,7 +265,7 @@ class Scenario:
     # -- the lifecycle every scenario declares ---------------------------------------------------
 
     def prove(self, *, judge: Callable[[], list[str]], offender: str | tuple[str, ...], inject: Callable[[], object],
-              observe: Callable[[], Iterable[str]], symptoms: Iterable[str],
+              observe: Callable[[], Iterable[str]], symptoms: Iterable[str | tuple[str, ...]],
               arrange: Callable[[], object] | None = None,
               recovered: Callable[[], object] | None = None) -> None:
         """Run a scenario's declaration through the seven steps, each step's result into evidence.
@@ -274,11 +274,13 @@ class Scenario:
         judge     the problems the failure id's judges find now, on what the scenario acts on;
         inject    the fault, every change registering its undo (defer, a journal);
         observe   waits for the field symptom and returns what was seen (events, logs, output);
-        symptoms  fragments picking the catalog's symptom strings that must match what was seen;
+        symptoms  fragments picking the catalog's symptom strings that must match what was seen
+                  (a tuple: any one of them, the same symptom in another component's words);
         offender  what the failing judge must name (a node, an object; several: each of them);
         recovered waits, once the fault is undone, until the node or cluster is healthy again.
         """
-        expected = [catalog_symptom(self.failure_ids, fragment) for fragment in symptoms]
+        expected = [tuple(catalog_symptom(self.failure_ids, f) for f in (fragment if isinstance(fragment, tuple)
+                                                                         else (fragment,))) for fragment in symptoms]
         limits = [e.scenario_limits for e in map(catalog.load().__getitem__, self.failure_ids)
                   if e.scenario_limits]
         if limits:
@@ -290,10 +292,11 @@ class Scenario:
         fault = len(self._undo)
         with self.phase("inject", "the fault"):
             inject()
-        with self.phase("observe", f"the field symptom: {'; '.join(expected) or '(none the catalog holds)'}"):
+        with self.phase("observe", f"the field symptom: {'; '.join(' or '.join(e) for e in expected) or '(none the catalog holds)'}"):
             seen = [" ".join(str(text).split()) for text in observe()]
-            matched = {symptom: next((text for text in seen if symptom_pattern(symptom).search(text)), None)
-                       for symptom in expected}
+            matched = {" or ".join(alternatives): next((text for text in seen for symptom in alternatives
+                                                        if symptom_pattern(symptom).search(text)), None)
+                       for alternatives in expected}
             self.evidence.attach("3. symptom observed", {"catalog": matched, "seen": seen[:50]})
             missing = [symptom for symptom, text in matched.items() if text is None]
             assert not missing, f"symptom not seen: {missing}; seen: {seen[:10]}"

@@ -112,5 +112,10 @@ def test_an_agent_at_nofile_1024_resets_connections_under_load(scenario, profile
     def judge() -> list[str]:
         return limits.daemon_nofile(scenario.facts(node), profile.nofile_min).problems
 
+    def recovered() -> None:
+        # A pod with a grace period of 0 leaves the API at once; its process dies on the node a moment later.
+        wait_for("the faulty agent's process gone from the node", judge, until=lambda problems: not problems,
+                 timeout=60)
+
     scenario.prove(arrange=lambda: serve(None), judge=judge, inject=inject, observe=observe,
-                   symptoms=["[Errno 104]", "[Errno 24]"], offender="calico-node (pid")
+                   symptoms=["[Errno 104]", "[Errno 24]"], offender="calico-node (pid", recovered=recovered)
