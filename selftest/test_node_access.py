@@ -156,3 +156,16 @@ def test_probe_pods_are_awaited_by_listing_their_namespace(tmp_path) -> None:
     lists = [r for r in server.requests if r[1] == "/api/v1/namespaces/kubeproof-probe-abc123/pods"]
     assert lists and all(r[0] == "list" for r in lists)
     assert all(("labelSelector", f"{SESSION_LABEL}=abc123") in r[2] for r in lists)
+
+
+def test_podman_exec_failures_are_told_from_the_commands_own() -> None:
+    """kind on podman: podman's own errors make the node unreachable; the command's stay its result."""
+    from kubeproof.nodes.transport import CommandOutput, transport_failure
+
+    gone = subprocess.run(["podman", "exec", "kubeproof-selftest-no-such-node", "true"], capture_output=True,
+                          text=True) if shutil.which("podman") else None
+    own_error = CommandOutput(1, "", "Error: the command's own message\n")
+    assert transport_failure("podman", own_error) is None
+    stderr = gone.stderr if gone else 'Error: no container with name or ID "x" found: no such container\n'
+    reason = transport_failure("podman", CommandOutput(gone.returncode if gone else 125, "", stderr))
+    assert reason and reason.startswith("podman exec: no container with name or ID"), reason
