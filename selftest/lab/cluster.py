@@ -213,4 +213,14 @@ def delete_all() -> list[str]:
             kind("delete", "cluster", "--name", name)
             removed.append(name)
     remove_pod_traffic_rule()
+    _detach_loop_devices()
     return removed
+
+
+def _detach_loop_devices() -> None:
+    """Loop devices are the host's: one a lab node mounted (selftest/lab/nodefs.py) is freed with
+    its mount, but a node killed mid-mount could leave it attached."""
+    listed = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        if "kubeproof-lab" in line:
+            subprocess.run(["losetup", "-d", line.split(":", 1)[0]], capture_output=True)
