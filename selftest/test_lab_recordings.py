@@ -6,47 +6,35 @@ They run everywhere, with or without the lab, and fail where a judge contradicts
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from lab.findings import FRESH_KIND_FAILS, HAPPENED_TESTS, LAB_PROFILE
+from lab.findings import FRESH_KIND_FAILS, HAPPENED_TESTS
 from lab.record import KUBECTL_DUMP, KUBEPROOF_DUMP
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _base(test: str) -> str:
-    return test.split("[", 1)[0]
+from test_live_cluster import audit, base_test, results
 
 
-def audit(tmp_path: Path, *args: str) -> dict[str, dict]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "lab-profile.yaml").write_text(LAB_PROFILE)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--report-dir={tmp_path}",
-                           f"--profile={tmp_path / 'lab-profile.yaml'}", *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    documents = sorted(tmp_path.glob("*/audit.json"))
-    assert documents, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {r["test"]: r for f in json.loads(documents[-1].read_text())["failures"] for r in f["results"]}
-
+def recorded_audit(tmp_path: Path, *args: str) -> dict[str, dict]:
+    """The results of an offline audit of a recording, by test id."""
+    proc, document = audit(tmp_path, *args)
+    assert document, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return results(document)
 
 def test_recorded_lab_fails_only_what_kind_leaves_unhardened(tmp_path: Path) -> None:
-    found = audit(tmp_path, f"--from-dump={KUBEPROOF_DUMP}", "tests_node", "tests_cluster")
+    found = recorded_audit(tmp_path, f"--from-dump={KUBEPROOF_DUMP}", "tests_node", "tests_cluster")
     assert [t for t, r in found.items() if r["outcome"] == "error"] == []
-    failed = {_base(t) for t, r in found.items() if r["outcome"] == "failed" and not t.startswith(HAPPENED_TESTS)}
+    failed = {base_test(t) for t, r in found.items() if r["outcome"] == "failed" and not t.startswith(HAPPENED_TESTS)}
     assert failed == FRESH_KIND_FAILS, {t: r["message"][:400] for t, r in found.items() if r["outcome"] == "failed"}
     nodes = {p.stem for p in (KUBEPROOF_DUMP / "nodes-facts").glob("*.json")}
     assert len(nodes) == 3
-    for test in {_base(t) for t, r in found.items() if r["suite"] == "node"}:
-        assert {r["node"] for t, r in found.items() if _base(t) == test} == nodes, test
+    for test in {base_test(t) for t, r in found.items() if r["suite"] == "node"}:
+        assert {r["node"] for t, r in found.items() if base_test(t) == test} == nodes, test
 
 
 def test_real_kubectl_dump_is_judged_like_the_kubeproof_dump(tmp_path: Path) -> None:
     # Same cluster, same moment: what a kubectl dump can judge must agree with the full dump.
     created = json.loads((KUBEPROOF_DUMP / "kubeproof-dump.json").read_text())["created"]
-    kubectl = audit(tmp_path / "kubectl", f"--from-dump={KUBECTL_DUMP}", f"--as-of={created}", "tests_cluster")
-    full = audit(tmp_path / "full", f"--from-dump={KUBEPROOF_DUMP}", "tests_cluster")
+    kubectl = recorded_audit(tmp_path / "kubectl", f"--from-dump={KUBECTL_DUMP}", f"--as-of={created}", "tests_cluster")
+    full = recorded_audit(tmp_path / "full", f"--from-dump={KUBEPROOF_DUMP}", "tests_cluster")
     assert [t for t, r in kubectl.items() if r["outcome"] == "error"] == []
     judged = {t: r["outcome"] for t, r in kubectl.items() if r["outcome"] in ("passed", "failed")}
     assert len(judged) >= 10, judged

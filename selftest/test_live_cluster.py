@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from kubeproof import kind
+from lab.cluster import AUDIT_LOG
 from lab.findings import EXPLAINED_NODE_SKIPS, FRESH_KIND_FAILS, HAPPENED_TESTS, LAB_PROFILE
 
 pytestmark = pytest.mark.live_cluster
@@ -70,15 +71,15 @@ def nodes() -> list[str]:
     return kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
 
 
-def audit(tmp_path: Path, *args: str, profile: bool = True) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run kubeproof's own suites from the repository, as a user would; (process, audit.json)."""
+def audit(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run kubeproof's own suites from the repository with the lab's profile, as a user would;
+    (process, audit.json)."""
     report = tmp_path / f"report-{time.monotonic_ns()}"
-    extra = []
-    if profile:
-        (tmp_path / "lab-profile.yaml").write_text(LAB_PROFILE)
-        extra.append(f"--profile={tmp_path / 'lab-profile.yaml'}")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "lab-profile.yaml").write_text(LAB_PROFILE)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--report-dir={report}",
-                           *extra, *args], cwd=REPO, capture_output=True, text=True, timeout=900)
+                           f"--profile={tmp_path / 'lab-profile.yaml'}", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
     documents = sorted(report.glob("*/audit.json"))  # --report-dir holds one folder per run
     return proc, json.loads(documents[-1].read_text()) if documents else {}
 
@@ -168,7 +169,7 @@ def _wait_for_probes() -> list[str]:
 
 # --- the audit through the real API and kubelets -------------------------------------------------
 
-def _base(test: str) -> str:
+def base_test(test: str) -> str:
     return test.split("[", 1)[0]
 
 
@@ -183,17 +184,17 @@ def test_live_audit_judges_every_node_test_on_every_node(tmp_path: Path, access:
     found = results(document)
     assert [t for t, r in found.items() if r["outcome"] == "error"] == []
     names = set(nodes())
-    node_tests = {_base(t) for t, r in found.items() if r["suite"] == "node"}
+    node_tests = {base_test(t) for t, r in found.items() if r["suite"] == "node"}
     for test in node_tests:
-        judged = {r["node"] for t, r in found.items() if _base(t) == test}
+        judged = {r["node"] for t, r in found.items() if base_test(t) == test}
         assert judged == names, f"{test} not run on every node"
         for t, r in found.items():
-            if _base(t) == test and r["outcome"] == "skipped":
+            if base_test(t) == test and r["outcome"] == "skipped":
                 # never a lack of access
                 assert r["message"].startswith(tuple(f"node {r['node']}: {why}" for why in EXPLAINED_NODE_SKIPS)), \
                     (t, r["message"])
     failed = {t: r for t, r in found.items() if r["outcome"] == "failed"}
-    hardening = {_base(t) for t in failed if not t.startswith(HAPPENED_TESTS)}
+    hardening = {base_test(t) for t in failed if not t.startswith(HAPPENED_TESTS)}
     assert hardening == FRESH_KIND_FAILS, {t: r["message"][:300] for t, r in failed.items()}
     for test, r in failed.items():
         assert r["message"].strip() and "remediation" in r["message"], test
@@ -233,7 +234,7 @@ def service_account_kubeconfig(tmp_path: Path) -> Iterator:
 
 def _audit_log() -> list[dict]:
     control_plane = next(n for n in nodes() if n.endswith("control-plane"))
-    out = subprocess.run([kind.engine(), "exec", control_plane, "cat", "/var/log/kubernetes/lab-audit.log"],
+    out = subprocess.run([kind.engine(), "exec", control_plane, "cat", AUDIT_LOG],
                          capture_output=True, text=True, check=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 

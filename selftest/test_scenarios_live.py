@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from selftest.lab import nodefs, pins
+from selftest.lab.findings import LAB_PROFILE
 
 REPO = Path(__file__).resolve().parent.parent
 CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT", "")
@@ -47,7 +48,7 @@ def _left_on_the_cluster() -> list[str]:
 def test_every_scenario_passes_on_the_lab_and_leaves_nothing(tmp_path: Path):
     cluster = CONTEXT.removeprefix("kind-")
     profile, junit = tmp_path / "lab-profile.yaml", tmp_path / "scenarios.xml"
-    profile.write_text("nofile_min: 20000\n")
+    profile.write_text(LAB_PROFILE)
     nodefs.ensure(cluster)
     assert not _left_on_the_cluster(), "left by an earlier run (python -m kubeproof cleanup)"
     run = subprocess.run(
