@@ -115,8 +115,12 @@ def _healthy(name: str) -> bool:
 
 
 def kind(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pins.BIN / "kind"), *args], env=run_env(), check=check, text=True,
-                          capture_output=True, timeout=timeout)
+    result = subprocess.run([str(pins.BIN / "kind"), *args], env=run_env(), text=True, capture_output=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise SystemExit(f"lab: kind {' '.join(args)} failed (exit {result.returncode}): "
+                         f"{(result.stderr.strip().splitlines() or [''])[-1]}")
+    return result
 
 
 def clusters() -> list[str]:
@@ -132,12 +136,16 @@ def create(name: str = pins.CLUSTER) -> None:
     config = pins.CACHE / f"cluster-{name}.yaml"
     changed = _config(config)
     if name in clusters():
-        kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig(name)))
-        if not changed and _healthy(name):
+        # A machine that ended its session kills the nodes' processes but podman still lists them
+        # as running: the export then fails ("cannot exec in a stopped container").
+        exported = kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig(name)),
+                        check=False).returncode == 0
+        if exported and not changed and _healthy(name):
             say(f"cluster {name} exists; reusing it")
             prepare_host()
             return
-        say(f"cluster {name} exists but {'its config changed' if changed else 'does not answer'}: recreating it")
+        reason = "its config changed" if changed else "does not answer" if exported else "its nodes are not running"
+        say(f"cluster {name} exists but {reason}: recreating it")
         kind("delete", "cluster", "--name", name)
     say(f"creating kind cluster {name} (1 control plane, {WORKERS} workers) ...")
     prepare_host()
