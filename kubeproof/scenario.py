@@ -18,7 +18,8 @@ they all share:
 - `prove`, the one lifecycle every scenario declares itself to (upstream's runEvictionTest shape):
   the judge passes on the healthy, hardened state; the fault; the field symptom, matched against
   the catalog's own strings; the judge fails naming the offender; the fault undone; the judge
-  passes again; the hardening undone and nothing left behind. Each step's result is evidence.
+  passes again; the hardening undone and nothing left behind; the history scan finds the symptom
+  where the scenario acted and nowhere else. Each step's result is evidence.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import re
 import signal
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from . import catalog
@@ -42,6 +44,9 @@ from .evidence import Evidence
 from .faults.cluster import SCENARIO_LABEL, Cluster, condition
 from .faults.journal import Journal
 from .faults.node import FaultError, NodeShell
+from .judge import history
+from .judge.cluster import history as cluster_history
+from .judge.node import history as node_history
 from .kube import client as kube_client
 from .kube.view import ClusterView
 from .nodes import gather
@@ -53,10 +58,14 @@ API_LOCK = "api"
 CONTROL_PLANE_ROLE = "control-plane"
 TOOLS_IMAGE_ENV = "KUBEPROOF_TOOLS_IMAGE"
 LOCK_TIMEOUT = 1800.0  # another scenario may hold a node for a long eviction run
+CLOCK_SLACK = timedelta(seconds=5)  # log lines are stamped by the node's clock, the start by ours
+
+
+NODE_LOCK_PREFIX = "node-"
 
 
 def node_lock(name: str) -> str:
-    return f"node-{name}"
+    return NODE_LOCK_PREFIX + name
 
 
 class Locks:
@@ -109,6 +118,7 @@ class Scenario:
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._locks = Locks(audit.workdir / "scenario-locks")
         self._cluster: Cluster | None = None
+        self._acted: set[str] = set()  # the nodes it faulted or ran pods on (its node locks)
 
     # -- following a run ------------------------------------------------------------------
 
@@ -178,6 +188,8 @@ class Scenario:
     def hold(self, *, exclusive: set[str] = frozenset(), shared: set[str] = frozenset()) -> None:
         """Take locks until the scenario is restored (the API lock is always held, shared at least)."""
         shared = set(shared) | ({API_LOCK} - set(exclusive))
+        self._acted |= {name.removeprefix(NODE_LOCK_PREFIX) for name in set(exclusive) | shared
+                        if name.startswith(NODE_LOCK_PREFIX)}
         self.say(f"waiting for locks: {', '.join(sorted(exclusive)) or '-'} exclusive, "
                  f"{', '.join(sorted(shared))} shared")
         release = self._locks.acquire(exclusive=set(exclusive), shared=shared, timeout=self.lock_timeout)
@@ -260,15 +272,16 @@ class Scenario:
         """The node's facts gathered now, in one round trip."""
         ref = self.ref(node.name)
         return NodeFacts(gather.gather(node.host, node.name, root=ref.root,
-                                       timeout=self.audit.node_timeout))
+                                       timeout=self.audit.node_timeout, profile=self.audit.profile))
 
     # -- the lifecycle every scenario declares ---------------------------------------------------
 
     def prove(self, *, judge: Callable[[], list[str]], offender: str | tuple[str, ...], inject: Callable[[], object],
               observe: Callable[[], Iterable[str]], symptoms: Iterable[str | tuple[str, ...]],
               arrange: Callable[[], object] | None = None,
-              recovered: Callable[[], object] | None = None) -> None:
-        """Run a scenario's declaration through the seven steps, each step's result into evidence.
+              recovered: Callable[[], object] | None = None,
+              found_in: Iterable[str] = (), found_anywhere: str = "") -> None:
+        """Run a scenario's declaration through the eight steps, each step's result into evidence.
 
         arrange   the healthy, hardened state the judge must pass on (its undos run last);
         judge     the problems the failure id's judges find now, on what the scenario acts on;
@@ -278,7 +291,13 @@ class Scenario:
                   (a tuple: any one of them, the same symptom in another component's words);
         offender  what the failing judge must name (a node, an object; several: each of them);
         recovered waits, once the fault is undone, until the node or cluster is healthy again.
+        found_in  the logs ("kubelet", "runtime", "kernel", "events") where the history scan must find
+                  the symptom on the nodes the scenario acted on (none: it leaves none the catalog's
+                  patterns know, and the scan must find nothing anywhere);
+        found_anywhere  why the symptom may land on nodes the scenario did not act on (every client
+                  of a broken API server, say); the scan then checks found_in only.
         """
+        began = datetime.now(timezone.utc) - CLOCK_SLACK
         expected = [tuple(catalog_symptom(self.failure_ids, f) for f in (fragment if isinstance(fragment, tuple)
                                                                          else (fragment,))) for fragment in symptoms]
         limits = [e.scenario_limits for e in map(catalog.load().__getitem__, self.failure_ids)
@@ -312,11 +331,51 @@ class Scenario:
             left = self.leftovers()
             self.evidence.attach("7. nothing left", left or "nothing")
             assert not left, f"left behind: {left}"
+        self._happened_here(began, tuple(found_in), found_anywhere)
+
+    def _happened_here(self, began: datetime, found_in: tuple[str, ...], found_anywhere: str) -> None:
+        """Step 8: the history tests' judges, over what happened since the scenario began, find its
+        symptom in found_in on the nodes it acted on, and nothing on the others."""
+        ids = [i for i in self.failure_ids if catalog.load()[i].patterns]
+        acted = {f"node {name}" for name in self._acted}
+        with self.phase("happened here (8/8)", f"{', '.join(ids) or 'no pattern'} since {history.stamp(began)}: "
+                                               f"in {', '.join(found_in) or 'no log'} on {', '.join(sorted(acted)) or 'no node'}"):
+            if not ids:
+                self.evidence.attach("8. happened here", f"the catalog holds no pattern for {self.title}")
+                return
+            found, unread = self._sightings(ids, began)
+            missing, stray = misplaced(found, acted=acted, nodes={ref.name for ref in self.audit.nodes},
+                                       found_in=found_in, found_anywhere=bool(found_anywhere))
+            self.evidence.attach("8. happened here", {
+                "since": history.stamp(began), "acted on": sorted(acted), "found": found,
+                **({"may land anywhere": found_anywhere} if found_anywhere else {}),
+                **({"not read": unread} if unread else {})})
+            assert not missing, f"the history scan found nothing in {missing} on {sorted(acted)}: {found}"
+            assert not stray, (f"the history scan found the symptom {'on nodes the scenario did not act on' if found_in else 'though the scenario declares it leaves none'}: {stray}")
+
+    def _sightings(self, ids: list[str], began: datetime) -> tuple[list[dict], dict[str, str]]:
+        """Every node's and the Events' findings for ids last seen since began; and the nodes not read."""
+        days = self.audit.profile["history_days"]
+        judgements, unread = [], {}
+        for ref in self.audit.nodes:
+            try:
+                facts = self.facts(self.node(ref.name))
+            except (Unavailable, FaultError) as exc:
+                unread[ref.name] = str(exc)
+                continue
+            judgements += [node_history.seen_on_node(facts, i, days) for i in ids]
+        events = self.view().list("events")
+        now = datetime.now(timezone.utc)
+        judgements += [cluster_history.seen_in_events(events, i, now, days) for i in ids]
+        found = [{key: f[key] for key in ("where", "in", "reason", "sightings", "last")} | {"line": f["lines"][0]}
+                 for j in judgements for f in j.offenders
+                 if f["last"] and datetime.fromisoformat(f["last"].replace("Z", "+00:00")) >= began]
+        return found, unread
 
     def _verdict(self, step: int, what: str, judge: Callable[[], list[str]], *,
                  failing: str | tuple[str, ...] | None) -> None:
         names = (failing,) if isinstance(failing, str) else failing or ()
-        with self.phase(f"judge ({step}/7)", f"{what}: " + (f"must name {', '.join(names)}" if names else "must pass")):
+        with self.phase(f"judge ({step}/8)", f"{what}: " + (f"must name {', '.join(names)}" if names else "must pass")):
             problems = list(judge())
             self.evidence.attach(f"{step}. {what}", problems or "passed")
             if not names:
@@ -335,6 +394,19 @@ class Scenario:
         for name, (node, before) in self._states.items():
             left += [f"node {name}: {change}" for change in before.changes(node_state(node))]
         return left
+
+
+def misplaced(found: list[dict], *, acted: set[str], nodes: set[str], found_in: Iterable[str],
+              found_anywhere: bool) -> tuple[list[str], list[dict]]:
+    """Step 8's verdict on the history scan's findings ({"where": "node X" or another place, "in": log}):
+    (the logs of found_in with no finding where the scenario acted, the findings where they may not be).
+    Where it acted: its nodes ("node X" in acted), or no node at all (a scheduler's Event)."""
+    others = {f"node {name}" for name in nodes} - acted
+    here = [f for f in found if f["where"] not in others]
+    missing = [log for log in found_in if not any(f["in"] == log for f in here)]
+    if found_anywhere:
+        return missing, []
+    return missing, [f for f in found if f not in here] if found_in else list(found)
 
 
 def catalog_symptom(failure_ids: Iterable[str], fragment: str) -> str:

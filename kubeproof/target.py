@@ -128,7 +128,7 @@ def resolve(opts: Options, workdir: Path, say: Callable[[str], None]) -> Target:
     name = kind.NAME_PREFIX + secrets.token_hex(3)
     kubeconfig = workdir / "kubeconfig"
     say(f"kubeproof: creating kind cluster {name} from {kind.CLUSTER_CONFIG} (takes a minute or two)")
-    kind.create(name, kubeconfig)
+    kind.create(name, kubeconfig, say)
     return Target("kind", name, kubeconfig=str(kubeconfig), context=kind.context_for(name),
                   kind_cluster=name, created=True, disposable=True)
 

@@ -70,4 +70,4 @@ def test_anonymous_auth_off_restarts_the_apiserver(scenario):
         kube_client.check_reachable(cluster.api, scenario.audit.target.context)
 
     scenario.prove(judge=judge, inject=inject, observe=observe, symptoms=["statuscode: 401"], offender=FLAG,
-                   recovered=recovered)
+                   recovered=recovered, found_in=["events"])

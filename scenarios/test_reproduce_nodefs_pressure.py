@@ -3,8 +3,8 @@ whose kubelet has a filesystem of its own, the way upstream's node e2e eviction 
 (test/e2e_node/eviction_test.go: tempSetCurrentKubeletConfig, runEvictionTest).
 
 The fill must stay on that filesystem: a kubelet directory on the host's shared disk is never filled
-(the scenario skips, saying how to give a worker one: kind extraMounts, or the lab's
-selftest/lab/nodefs.py). The images live on another filesystem (imagefs), so the kubelet's reclaim
+(the scenario skips, saying how to give a worker one; kind clusters kubeproof creates have one on
+their last worker, kubeproof/kind/nodefs.py). The images live on another filesystem (imagefs), so the kubelet's reclaim
 under nodefs pressure is container GC, never image GC: the node's images stay.
 
 arrange  the kubelet hardened (kind disables disk eviction with 0% thresholds and ignores per-worker
@@ -57,8 +57,9 @@ def _own_nodefs_worker(scenario) -> str:
         if disk.own_filesystem(scenario.node(name), kubelet.ROOT_DIR):
             return name
     raise Unavailable(f"no worker's {kubelet.ROOT_DIR} is a filesystem of its own; the scenario fills nodefs only "
-                      "where that cannot reach the host's disk (give one worker a small filesystem there: kind "
-                      "extraMounts, or python -m selftest.lab.nodefs CLUSTER in the lab)")
+                      "where that cannot reach the host's disk (kind clusters kubeproof creates give their last "
+                      "worker one, kubeproof/kind/nodefs.py; elsewhere mount a small filesystem there, e.g. kind "
+                      "extraMounts)")
 
 
 def _harden(config: dict) -> None:
@@ -136,7 +137,8 @@ def test_disk_pressure_refuses_a_node_agent_without_critical_priority(scenario, 
 
     scenario.prove(arrange=arrange, judge=judge, inject=inject, observe=observe, recovered=recovered,
                    symptoms=["reclaim ephemeral-storage", "NodeHasDiskPressure", "The node had condition"],
-                   offender=(f"node {name}: nodefs", f"node {name} has DiskPressure", f"DaemonSet {namespace}/{AGENT}"))
+                   offender=(f"node {name}: nodefs", f"node {name} has DiskPressure", f"DaemonSet {namespace}/{AGENT}"),
+                   found_in=["kubelet", "events"])
 
 
 @pytest.mark.failure("nodefs-pressure")
@@ -166,4 +168,5 @@ def test_a_pod_past_its_ephemeral_storage_limit_is_evicted(scenario):
     scenario.prove(judge=lambda: ephemeral_storage_evictions(cluster.pods(namespace)).problems, inject=inject,
                    observe=observe, symptoms=["ephemeral local storage usage exceeds"], offender=f"{namespace}/{HOG}",
                    recovered=lambda: wait_for(f"pods in {namespace} gone", lambda: cluster.pods(namespace),
-                                              until=lambda p: not p, timeout=120))
+                                              until=lambda p: not p, timeout=120),
+                   found_in=["events"])

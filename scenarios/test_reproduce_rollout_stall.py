@@ -80,4 +80,5 @@ def test_required_anti_affinity_with_surge_stalls_the_rollout(scenario):
         return stalling_rollouts(mine, view.list("nodes"), view.list("pods")).problems
 
     scenario.prove(arrange=arrange, judge=judge, inject=inject, observe=observe,
-                   symptoms=["didn't match pod anti-affinity rules"], offender=APP, recovered=rolled_out)
+                   symptoms=["didn't match pod anti-affinity rules"], offender=APP, recovered=rolled_out,
+                   found_in=["events"])

@@ -103,4 +103,5 @@ def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
                                    profile.restart_limit).problems
 
     scenario.prove(judge=judge, inject=inject, observe=observe, symptoms=SYMPTOMS, offender=(CRASH, OOM, PULL),
-                   recovered=lambda: wait_for(f"pods in {namespace} gone", pods, until=lambda p: not p, timeout=120))
+                   recovered=lambda: wait_for(f"pods in {namespace} gone", pods, until=lambda p: not p, timeout=120),
+                   found_in=["kubelet", "events"])

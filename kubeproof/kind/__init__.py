@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 from ..errors import KubeproofError
 
@@ -75,7 +76,7 @@ def exists(cluster: str) -> bool:
     return cluster in result.stdout.split()
 
 
-def create(cluster: str, kubeconfig: Path, *, wait: str = "180s") -> None:
+def create(cluster: str, kubeconfig: Path, say: Callable[[str], None], *, wait: str = "180s") -> None:
     # kind writes progress to stderr; leave it on the terminal so a person sees what happens.
     image = os.environ.get(IMAGE_ENV)
     result = subprocess.run(
@@ -85,6 +86,24 @@ def create(cluster: str, kubeconfig: Path, *, wait: str = "180s") -> None:
     )
     if result.returncode != 0:
         raise KubeproofError(f"kind could not create cluster {cluster} (exit {result.returncode}); see its output above")
+    _own_nodefs(cluster, kubeconfig, say)
+
+
+def _own_nodefs(cluster: str, kubeconfig: Path, say: Callable[[str], None]) -> None:
+    """Give the cluster's last worker a kubelet filesystem of its own, for the nodefs-pressure scenario."""
+    from . import nodefs
+    from ..kube import client as kube_client
+
+    workers = sorted(name for name, role in node_containers(cluster).items() if role == "worker")
+    if not workers:
+        return
+    try:
+        if nodefs.give_own_filesystem(engine(), workers[-1]):
+            say(f"kubeproof: {workers[-1]}: {nodefs.KUBELET_DIR} moved to a {nodefs.SIZE} filesystem of its own "
+                "(the nodefs-pressure scenario fills that, never the host's disk)")
+            nodefs.wait_pods_back(kube_client.api_client(str(kubeconfig), context_for(cluster)), workers[-1], say)
+    except KubeproofError as exc:
+        say(f"kubeproof: {exc}; the nodefs-pressure scenario will skip")
 
 
 def write_kubeconfig(cluster: str, kubeconfig: Path) -> None:

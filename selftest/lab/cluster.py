@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from kubeproof.kind import nodefs
+
 from . import nodeimage, pins, podman
 from .progress import say
 
@@ -226,9 +228,9 @@ def delete_all() -> list[str]:
 
 
 def _detach_loop_devices() -> None:
-    """Loop devices are the host's: one a lab node mounted (selftest/lab/nodefs.py) is freed with
-    its mount, but a node killed mid-mount could leave it attached."""
+    """Loop devices are the host's: one a kind node mounted for its kubelet (kubeproof/kind/nodefs.py)
+    is freed with its mount, but a node killed mid-mount could leave it attached."""
     listed = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
     for line in listed.splitlines():
-        if "kubeproof-lab" in line:
+        if Path(nodefs.IMAGE).name in line:
             subprocess.run(["losetup", "-d", line.split(":", 1)[0]], capture_output=True)

@@ -1,0 +1,77 @@
+"""A filesystem of its own for the kubelet of one worker of a kind cluster kubeproof created.
+
+kind's nodes keep /var/lib/kubelet on the host's disk, shared with the runtime's images and every
+other writer: the nodefs-pressure scenario cannot fill that (the margin is lost in the disk's size
+and the fill would reach the host), so it skips there. A throwaway cluster is kubeproof's own, so
+its last worker gets a small loop-mounted ext4 at its kubelet directory: the kubelet is stopped,
+its pods' sandboxes and volume mounts removed, the directory's content copied onto the new
+filesystem, that mounted in its place and the kubelet started again (it recreates its pods). The
+image file lives in the node's /var and the mount in the node's mount namespace: both go with the
+cluster (`mount -o loop` frees the loop device when the node's namespace goes). Idempotent.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import Callable
+
+from ..errors import KubeproofError
+
+SIZE = "1G"  # a few times what the scenario fills; mkfs -m 0 so df and statvfs agree
+IMAGE = "/var/lib/kubeproof-nodefs.img"
+KUBELET_DIR = "/var/lib/kubelet"
+MOVED = "moved"
+
+# The filesystem is made and mounted aside before the kubelet stops: a node image without
+# mkfs.ext4 or a host without loop devices leaves the node as it was. Once stopped, the kubelet
+# starts again whatever happens.
+SCRIPT = f"""
+set -e
+[ "$(findmnt -n -o TARGET --target {KUBELET_DIR})" != {KUBELET_DIR} ] || exit 0
+truncate -s {SIZE} {IMAGE}
+mkfs.ext4 -q -F -m 0 {IMAGE}
+staging=$(mktemp -d)
+mount -o loop {IMAGE} "$staging"
+trap 'umount "$staging" 2>/dev/null; rmdir "$staging"; systemctl start kubelet' EXIT
+systemctl stop kubelet
+crictl rmp --force --all >/dev/null
+findmnt -rn -o TARGET | grep '^{KUBELET_DIR}/' | sort -r | xargs -r umount
+cp -a {KUBELET_DIR}/. "$staging"/
+umount "$staging"
+mount -o loop {IMAGE} {KUBELET_DIR}
+echo {MOVED}
+"""
+
+
+def give_own_filesystem(engine: str, container: str) -> bool:
+    """Move the node's kubelet directory onto a filesystem of its own; False when it already was."""
+    done = subprocess.run([engine, "exec", container, "sh", "-c", SCRIPT], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        why = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()[-1]
+        raise KubeproofError(f"{container}: a filesystem of its own for {KUBELET_DIR} failed: {why}")
+    return MOVED in done.stdout.split()
+
+
+def wait_pods_back(api, node: str, say: Callable[[str], None], timeout: float = 240) -> None:
+    """Until the node is Ready and every pod bound to it runs ready again (the kubelet recreated them)."""
+    from ..kube import client as kube_client
+
+    deadline, said = time.monotonic() + timeout, time.monotonic()
+    while True:
+        state = kube_client.get_json(api, f"/api/v1/nodes/{node}") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in state.get("status", {}).get("conditions", []))
+        pods = (kube_client.get_json(api, "/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")]) or {})
+        waiting = [p["metadata"]["name"] for p in pods.get("items") or []
+                   if not all(s.get("ready") for s in p.get("status", {}).get("containerStatuses") or [{}])]
+        if ready and not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise KubeproofError(f"{node}: not back {timeout:.0f} s after its kubelet moved to a filesystem of its "
+                                 f"own (node {'Ready' if ready else 'not Ready'}; pods not ready: {waiting})")
+        if time.monotonic() - said >= 15:
+            said = time.monotonic()
+            say(f"kubeproof: waiting for {node} and its pods to be back ({len(waiting)} not ready)")
+        time.sleep(2)

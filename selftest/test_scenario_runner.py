@@ -1,0 +1,66 @@
+"""The scenario runner's own verdicts (kubeproof/scenario.py), without a cluster: the catalog's symptom
+strings as patterns, and step 8's rule for where the history scan may find a scenario's symptom.
+Every scenario runs them for real in selftest/test_main_flow_live.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubeproof.faults.node import FaultError
+from kubeproof.scenario import catalog_symptom, misplaced, symptom_pattern
+
+NODES = {"cp", "w1", "w2"}
+
+
+def finding(where: str, log: str) -> dict:
+    return {"where": where, "in": log}
+
+
+@pytest.mark.parametrize("symptom, seen, matches", [
+    ("0/<n> nodes are available: ...1 node(s) didn't match pod anti-affinity rules",
+     "0/3 nodes are available: 1 node(s) had untolerated taint, 1 node(s) didn't match pod anti-affinity rules.", True),
+    ("0/<n> nodes are available: ...1 node(s) didn't match pod anti-affinity rules",
+     "0/3 nodes are available: 1 node(s) had untolerated taint.", False),
+    ("x509: certificate has expired or is not yet valid", "x509: certificate has expired or is not yet valid: now", True),
+])
+def test_a_catalog_symptom_matches_what_the_field_report_saw(symptom, seen, matches):
+    assert bool(symptom_pattern(symptom).search(seen)) is matches
+
+
+def test_a_symptom_fragment_picks_exactly_one_catalog_string():
+    assert catalog_symptom(["namespace-stuck"], "NamespaceFinalizersRemaining").startswith("NamespaceFinalizersRemaining")
+    with pytest.raises(FaultError, match="0 symptoms"):
+        catalog_symptom(["namespace-stuck"], "no such words")
+
+
+def test_found_on_the_node_it_acted_on_and_nowhere_else_is_the_proof():
+    found = [finding("node w1", "kubelet"), finding("node w1", "events")]
+    assert misplaced(found, acted={"node w1"}, nodes=NODES, found_in=["kubelet", "events"], found_anywhere=False) == ([], [])
+
+
+def test_a_log_without_the_symptom_where_it_acted_is_missing():
+    found = [finding("node w1", "events")]
+    assert misplaced(found, acted={"node w1"}, nodes=NODES, found_in=["kubelet", "events"],
+                     found_anywhere=False) == (["kubelet"], [])
+
+
+def test_the_symptom_on_another_node_is_stray():
+    found = [finding("node w1", "kubelet"), finding("node w2", "kubelet")]
+    assert misplaced(found, acted={"node w1"}, nodes=NODES, found_in=["kubelet"],
+                     found_anywhere=False) == ([], [finding("node w2", "kubelet")])
+
+
+def test_a_scheduler_event_names_no_node_and_counts_where_it_acted():
+    found = [finding("cluster", "events")]
+    assert misplaced(found, acted={"node w1"}, nodes=NODES, found_in=["events"], found_anywhere=False) == ([], [])
+
+
+def test_a_scenario_that_leaves_no_symptom_must_leave_none_even_on_its_own_node():
+    found = [finding("node w1", "kubelet")]
+    assert misplaced(found, acted={"node w1"}, nodes=NODES, found_in=[], found_anywhere=False) == ([], found)
+
+
+def test_a_symptom_that_lands_anywhere_is_never_stray_but_still_required():
+    found = [finding("node w2", "kubelet")]
+    assert misplaced(found, acted={"node cp"}, nodes=NODES, found_in=["kubelet"],
+                     found_anywhere=True) == (["kubelet"], [])
