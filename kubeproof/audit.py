@@ -11,6 +11,7 @@ import dataclasses
 import secrets
 import shutil
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -92,13 +93,27 @@ class Audit:
         pod_refs = [r for r in refs if r.access == inventory.POD_ACCESS]
         if not pod_refs:
             return refs
+        from .nodes import gather
         from .nodes.probe import ProbePods  # the kubernetes write path is only loaded when used
 
         probe = ProbePods(kube_client.api_client(self.target.kubeconfig, self.target.context),
                           session=self.session, image=probe_image,
                           kubeconfig=self.target.kubeconfig, context=self.target.context)
         self._cleanups.insert(0, probe.stop)
-        problems = probe.start([r.name for r in pod_refs], say=say)
+        started, clock = datetime.now(timezone.utc), time.monotonic()
+
+        def keep(node: str, output: str) -> str:
+            """Store a node's facts where Audit.facts looks first, so no worker execs for them."""
+            try:
+                facts = gather.from_output(node, output, started=started, duration=time.monotonic() - clock)
+            except NodeUnreachable as exc:
+                return exc.reason
+            # Through a cache object of its own: self.cache would keep every node's facts in memory.
+            SessionCache(self.cache.directory).get_or_compute(_facts_key(node), lambda: facts)
+            return ""
+
+        problems = probe.start([r.name for r in pod_refs], script=gather.script(self.profile), keep=keep,
+                               gather_timeout=self.node_timeout, say=say)
         return [dataclasses.replace(r, access=probe.url(r.name), unavailable=problems[r.name])
                 if r.access == inventory.POD_ACCESS else r for r in refs]
 
@@ -180,14 +195,15 @@ class Audit:
         return AuditedNode(ref, self.facts(ref), self)
 
     def facts(self, ref: NodeRef) -> NodeFacts:
-        """The node's facts: one gathering round trip per node per session, whichever worker asks first."""
+        """The node's facts: with pod access most are in the cache already (read from the probe pods'
+        logs at the start); else one gathering round trip per node per session, whichever worker asks first."""
         if ref.unavailable:
             raise Unavailable(f"node {ref.name}: {ref.unavailable}")
         if ref.access == inventory.DUMP_ACCESS:
             if ref.name not in self.dump_facts:
                 raise Unavailable(f"the dump {self.target.dump} holds no facts for node {ref.name}")
             return self._as_of(self.dump_facts[ref.name])
-        data = self.cache.get_or_compute(f"facts-{ref.name}", lambda: self._gather(ref))
+        data = self.cache.get_or_compute(_facts_key(ref.name), lambda: self._gather(ref))
         if "error" in data:
             raise NodeUnreachable(ref.name, data["error"])
         return self._as_of(data)
@@ -229,6 +245,10 @@ class AuditedNode:
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"
+
+
+def _facts_key(node: str) -> str:
+    return f"facts-{node}"
 
 
 def _checked_live_target(target: Target) -> Target:

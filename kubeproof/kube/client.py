@@ -253,6 +253,18 @@ def get_bytes(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIM
     return status, body
 
 
+def get_raw(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIMEOUT) -> bytes | None:
+    """GET path's body as the server sent it, e.g. a pod's log (the bytes its container wrote, not
+    JSON); None for 404. Other errors as answer() raises them, a 403 naming the subresource (pods/log)."""
+    status, body, _ = _send(api, path, query, timeout, None)
+    if status == 200:
+        return body
+    info = request_info("GET", path, query)
+    if status == 403 and info.subresource:
+        raise InsufficientPermission(info.verb, f"{info.resource}/{info.subresource}")
+    return answer(api, path, query, status, body)  # None for 404; raises on any other status
+
+
 def version_and_date(api: ApiClient) -> dict:
     """GET /version: {"version": the server's version, "date": its HTTP Date header}.
 

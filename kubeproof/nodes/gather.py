@@ -138,12 +138,18 @@ def gather(host: testinfra.host.Host, node: str, *, root: str = "/", timeout: fl
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     output = transport.run(host, command, timeout, node=node)
-    duration = time.monotonic() - clock
-    if BEGIN not in output.stdout or END not in output.stdout:
-        # The node answered but the script did not run through (no /bin/sh, chroot failed, killed).
-        detail = (output.stderr.strip().splitlines() or [f"exit status {output.rc}"])[0]
+    detail = (output.stderr.strip().splitlines() or [f"exit status {output.rc}"])[0]
+    return from_output(node, output.stdout, started=started, duration=time.monotonic() - clock, detail=detail)
+
+
+def from_output(node: str, output: str, *, started: datetime, duration: float, detail: str = "") -> dict:
+    """The facts of gather.sh's whole output (what gather() returns), gathered from started for
+    duration seconds. NodeUnreachable when the script did not run through (no /bin/sh, chroot
+    failed, killed); detail says why, else the output's first line does."""
+    if BEGIN not in output or END not in output:
+        detail = detail or next((line for line in output.splitlines() if line.strip()), "no output")
         raise NodeUnreachable(node, f"gathering did not complete: {detail[:300]}")
-    facts = parse(output.stdout)
+    facts = parse(output)
     facts.update(node=node, gathered_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
                  duration_s=round(duration, 3))
     return facts

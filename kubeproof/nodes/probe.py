@@ -1,21 +1,28 @@
 """Probe pods: the `pod` node access, and the only writes an audit makes.
 
 One short-lived privileged pod per node, pinned with nodeName, in a dedicated labelled namespace
-created for the session; host root at /host (facts are gathered under `chroot /host`) and driven
-through testinfra's kubectl backend. The controller creates them in one batch and deletes the
+created for the session, with host root at /host. Its "gather" container runs gather.sh once under
+`chroot /host` and ends: the controller follows the pods with one LIST a second and reads each
+node's facts from that container's log (kube-bench's way: every node gathers at once, and the
+client pays one GET per node instead of a kubectl process and an exec stream). Its "probe"
+container sleeps, for testinfra's kubectl backend: the fallback when a log gives no facts, and
+scenarios' commands on nodes. The controller creates the pods in one batch and deletes the
 namespace at the end of the run, on failure and on Ctrl-C too; activeDeadlineSeconds ends any pod
 a killed run could not delete, and `python -m kubeproof cleanup` sweeps what is left.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import itertools
 import os
 import shutil
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +37,15 @@ SESSION_LABEL = "kubeproof.io/session"
 # KUBEPROOF_PROBE_IMAGE: a mirror named once for every run (air-gapped clusters).
 DEFAULT_IMAGE = os.environ.get("KUBEPROOF_PROBE_IMAGE") or "busybox:1.36"
 LIFETIME_SECONDS = 3600
-PROGRESS_POLLS = 5  # while probe pods start, say how many are still awaited every 5 polls (~5 s)
+PROGRESS_POLLS = 5  # while probe pods start and gather, say how far they are every 5 polls (~5 s)
+READERS = 16  # log GETs in flight, as many as pod creations
+HOST = "/host"  # where the node's root is mounted
+GATHER = "gather"  # the container that runs gather.sh once; "probe" sleeps, for kubectl exec
+# gather.sh's output leaves gzipped and in base64: the container log then gives it back byte for
+# byte (containerd's log turns a line's "\r\n" into "\n", seen on the lab) and in under half its
+# size (certificates hardly compress). Its stderr goes along: when the script cannot run, it tells why.
+GATHER_COMMAND = f'chroot {HOST} /bin/sh -c "$1" 2>&1 | gzip | base64'
+RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
 RBAC_FILE = Path(__file__).resolve().parent.parent / "rbac" / "node-probe.yaml"
 # Said wherever probe pods cannot be had: the two ways out.
 WAY_OUT = (f"grant the probe role (kubectl apply -f {RBAC_FILE}, binding your user) "
@@ -43,7 +58,9 @@ def pod_name(node: str) -> str:
     return f"kubeproof-probe-{node[:36].rstrip('.-').replace('.', '-')}-{digest}".lower()
 
 
-def pod_manifest(node: str, namespace: str, session: str, image: str) -> dict:
+def pod_manifest(node: str, namespace: str, session: str, image: str, script: str) -> dict:
+    """The probe pod of node; its gather container runs script (gather.sh) under chroot /host."""
+    host = [{"name": "host", "mountPath": HOST, "readOnly": True}]
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": pod_name(node), "namespace": namespace,
@@ -56,17 +73,25 @@ def pod_manifest(node: str, namespace: str, session: str, image: str) -> dict:
             "automountServiceAccountToken": False,
             "tolerations": [{"operator": "Exists"}],
             "terminationGracePeriodSeconds": 0,
-            "containers": [{
-                "name": "probe", "image": image,
-                "command": ["sleep", str(LIFETIME_SECONDS)],
-                "securityContext": {"privileged": True},
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                              "limits": {"memory": "64Mi"}},
-                "volumeMounts": [{"name": "host", "mountPath": "/host", "readOnly": True}],
-            }],
+            "containers": [
+                {"name": "probe", "image": image, "command": ["sleep", str(LIFETIME_SECONDS)],
+                 "securityContext": {"privileged": True}, "resources": RESOURCES, "volumeMounts": host},
+                {"name": GATHER, "image": image, "command": ["sh", "-c", GATHER_COMMAND, GATHER, script],
+                 "securityContext": {"privileged": True}, "resources": RESOURCES, "volumeMounts": host},
+            ],
             "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
         },
     }
+
+
+def decode_log(log: bytes) -> str:
+    """gather.sh's output from its container's log (see GATHER_COMMAND); ValueError when the log is
+    not that (e.g. the image has no gzip: the shell's complaint, in plain text)."""
+    try:
+        return gzip.decompress(base64.b64decode(log)).decode("utf-8", errors="replace")
+    except (ValueError, OSError, EOFError, zlib.error):
+        first = next((line for line in log.decode(errors="replace").splitlines() if line.strip()), "empty")
+        raise ValueError(f"its log is not gather.sh's encoded output: {first[:200]}") from None
 
 
 def namespace_manifest(namespace: str, session: str) -> dict:
@@ -77,6 +102,12 @@ def namespace_manifest(namespace: str, session: str) -> dict:
             # Pod Security Admission would reject a privileged pod under baseline/restricted.
             "pod-security.kubernetes.io/enforce": "privileged"}},
     }
+
+
+def _terminated(status: dict, container: str) -> dict | None:
+    """The container's terminated state in a pod's status, or None while it has not ended."""
+    found = next((c for c in status.get("containerStatuses") or () if c.get("name") == container), {})
+    return found.get("state", {}).get("terminated")
 
 
 def _refusal(exc: ApiException) -> str:
@@ -107,9 +138,12 @@ class ProbePods:
             query["kubeconfig"] = self.kubeconfig
         return f"kubectl://{pod_name(node)}?{urllib.parse.urlencode(query)}"
 
-    def start(self, nodes: list[str], *, timeout: float = 120,
-              say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
-        """Create one probe pod per node; return node -> "" when running, else why it is not."""
+    def start(self, nodes: list[str], *, script: str, keep: Callable[[str, str], str], timeout: float = 120,
+              gather_timeout: float = 120, say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+        """Create one probe pod per node, each gathering with script, and collect what they gather:
+        keep(node, output) takes a node's gather.sh output and says why it is no use ("" when kept).
+        Returns node -> "" when its probe pod runs, else why not. A running node whose output was
+        not kept is left to kubectl exec through its probe container, and a line says why."""
         if shutil.which("kubectl") is None:
             raise KubeproofError("--node-access pod drives probe pods with kubectl: install kubectl "
                                  "or choose --node-access kind|ssh|none")
@@ -120,47 +154,93 @@ class ProbePods:
             raise KubeproofError(f"cannot start probe pods (create namespaces: {_refusal(exc)}): {WAY_OUT}") from None
         self.created = True
         with ThreadPoolExecutor(max_workers=16) as pool:
-            problems = dict(zip(nodes, pool.map(self._create, nodes)))
+            problems = dict(zip(nodes, pool.map(lambda node: self._create(node, script), nodes)))
         started = time.monotonic()
-        problems = self._await_running(problems, timeout, say)
+        left = self._follow(problems, timeout, gather_timeout, keep, say)
         running = sum(not p for p in problems.values())
-        say(f"kubeproof: {running}/{len(nodes)} probe pods running after {time.monotonic() - started:.0f} s")
+        say(f"kubeproof: {running}/{len(nodes)} probe pods running, facts of {running - len(left)} nodes "
+            f"read from their logs after {time.monotonic() - started:.0f} s")
+        by_reason: dict[str, list[str]] = {}
+        for node, why in left.items():
+            by_reason.setdefault(why, []).append(node)
+        for why, names in by_reason.items():  # one line a reason, not one a node: a 403 hits them all
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            say(f"kubeproof: gathering by kubectl exec instead on {', '.join(names[:3])}{more}: {why}")
         return problems
 
-    def _create(self, node: str) -> str:
+    def _create(self, node: str, script: str) -> str:
         try:
             self.core.create_namespaced_pod(self.namespace, pod_manifest(
-                node, self.namespace, self.session, self.image))
+                node, self.namespace, self.session, self.image, script))
         except ApiException as exc:
             return f"probe pod not created (create pods: {_refusal(exc)}): {WAY_OUT}"
         return ""
 
-    def _await_running(self, problems: dict[str, str], timeout: float,
-                       say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
-        waiting = {n for n, p in problems.items() if not p}
+    def _follow(self, problems: dict[str, str], timeout: float, gather_timeout: float,
+                keep: Callable[[str, str], str], say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+        """LIST the session's pods once a second until each runs and its gather container has
+        ended, reading each one's log as soon as it has. Sets problems[node] for pods that do not
+        run within timeout; returns node -> why its facts were not kept, for the running others."""
+        starting = {n for n, p in problems.items() if not p}  # not seen running yet
+        gathering = set(starting)  # gather container not seen ended yet
+        running_since: dict[str, float] = {}
+        left: dict[str, str] = {}
+        reads: dict[str, Future] = {}
         deadline = time.monotonic() + timeout
         path = f"/api/v1/namespaces/{self.namespace}/pods"
-        for poll in itertools.count():
-            if not waiting or time.monotonic() >= deadline:
-                break
-            if poll and poll % PROGRESS_POLLS == 0:
-                say(f"kubeproof: waiting for {len(waiting)} of {len(problems)} probe pods to run "
-                    f"(image {self.image})")
-            # Plain JSON, not V1Pod models: at 5,000 probe pods a poll would cost a second of CPU.
-            listed = kube_client.get_json(self.api, path, [("labelSelector", f"{SESSION_LABEL}={self.session}")])
-            for pod in (listed or {}).get("items", []):
-                node, status = pod["spec"].get("nodeName"), pod.get("status", {})
-                phase = status.get("phase")
-                if node in waiting and phase == "Running":
-                    waiting.discard(node)
-                elif node in waiting and phase in ("Failed", "Succeeded"):
-                    problems[node] = f"probe pod ended ({phase}): {status.get('reason', '')}".strip()
-                    waiting.discard(node)
-            if waiting:
-                time.sleep(1)
-        for node in waiting:
-            problems[node] = f"probe pod not running after {timeout:.0f}s (image {self.image} pullable?)"
-        return problems
+        with ThreadPoolExecutor(max_workers=READERS) as pool:
+            for poll in itertools.count():
+                now = time.monotonic()
+                if now >= deadline and starting:
+                    problems.update(dict.fromkeys(
+                        starting, f"probe pod not running after {timeout:.0f}s (image {self.image} pullable?)"))
+                    gathering -= starting
+                    starting.clear()
+                for node in [n for n in gathering if now - running_since.get(n, now) >= gather_timeout]:
+                    left[node] = f"its gather container still ran after {gather_timeout:g} s"
+                    gathering.discard(node)
+                if not gathering:
+                    break
+                if poll and poll % PROGRESS_POLLS == 0:
+                    kept = sum(f.done() and not f.result() for f in reads.values())
+                    say(f"kubeproof: facts of {kept} of {len(problems)} nodes in"
+                        + (f", waiting for {len(starting)} probe pods to run (image {self.image})" if starting else ""))
+                # Plain JSON, not V1Pod models: at 5,000 probe pods a poll would cost a second of CPU.
+                listed = kube_client.get_json(self.api, path, [("labelSelector", f"{SESSION_LABEL}={self.session}")])
+                for pod in (listed or {}).get("items", []):
+                    node, status = pod["spec"].get("nodeName"), pod.get("status", {})
+                    if node not in gathering:
+                        continue
+                    phase = status.get("phase")
+                    if phase in ("Failed", "Succeeded"):
+                        problems[node] = f"probe pod ended ({phase}): {status.get('reason', '')}".strip()
+                        starting.discard(node)
+                        gathering.discard(node)
+                        continue
+                    if phase == "Running" and node in starting:
+                        starting.discard(node)
+                        running_since[node] = now
+                    ended = _terminated(status, GATHER)
+                    if ended is not None and node not in starting:
+                        gathering.discard(node)
+                        reads[node] = pool.submit(self._collect, node, pod["metadata"]["name"], ended, keep)
+                if gathering:
+                    time.sleep(1)
+            left.update({node: why for node, read in reads.items() if (why := read.result())})
+        return left
+
+    def _collect(self, node: str, pod: str, ended: dict, keep: Callable[[str, str], str]) -> str:
+        """Read what pod's gather container wrote and hand it to keep; why not, or ""."""
+        if ended.get("exitCode") != 0:
+            return f"its gather container ended {ended.get('reason') or 'with an error'} (exit code {ended.get('exitCode')})"
+        try:
+            log = kube_client.get_raw(self.api, f"/api/v1/namespaces/{self.namespace}/pods/{pod}/log",
+                                      [("container", GATHER)])
+            if log is None:
+                return "its log is gone (404)"
+            return keep(node, decode_log(log))
+        except (KubeproofError, ValueError) as exc:  # e.g. a probe role granted before it held pods/log
+            return str(exc)
 
     @staticmethod
     def sweep(api: k8s.ApiClient) -> list[str]:
