@@ -33,7 +33,7 @@ truncate -s {SIZE} {IMAGE}
 mkfs.ext4 -q -F -m 0 {IMAGE}
 staging=$(mktemp -d)
 mount -o loop {IMAGE} "$staging"
-trap 'umount "$staging" 2>/dev/null; rmdir "$staging"; systemctl start kubelet' EXIT
+trap 'set +e; umount "$staging" 2>/dev/null; rmdir "$staging"; systemctl start kubelet' EXIT
 systemctl stop kubelet
 crictl rmp --force --all >/dev/null
 findmnt -rn -o TARGET | grep '^{KUBELET_DIR}/' | sort -r | xargs -r umount
@@ -49,7 +49,9 @@ def give_own_filesystem(engine: str, container: str) -> bool:
     done = subprocess.run([engine, "exec", container, "sh", "-c", SCRIPT], capture_output=True, text=True,
                           timeout=300)
     if done.returncode != 0:
-        why = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()[-1]
+        # podman prints warnings of its own (level=warning) before the script's error.
+        said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip() and "level=warning" not in line]
+        why = said[-1] if said else f"exit {done.returncode}"
         raise KubeproofError(f"{container}: a filesystem of its own for {KUBELET_DIR} failed: {why}")
     return MOVED in done.stdout.split()
 
