@@ -35,6 +35,8 @@ staging=$(mktemp -d)
 mount -o loop {IMAGE} "$staging"
 trap 'set +e; umount "$staging" 2>/dev/null; rmdir "$staging"; systemctl start kubelet' EXIT
 systemctl stop kubelet
+# Right after kind create, a container still starting cannot be removed yet.
+for _ in $(seq 30); do crictl rmp --force --all >/dev/null 2>&1 && break; sleep 1; done
 crictl rmp --force --all >/dev/null
 findmnt -rn -o TARGET | grep '^{KUBELET_DIR}/' | sort -r | xargs -r umount
 cp -a {KUBELET_DIR}/. "$staging"/
