@@ -51,6 +51,12 @@ def _timed_log_reads(gets: list[dict]):
     return timed
 
 
+def _list_bytes(audit: Audit) -> int:
+    """The size of one poll: the LIST of the run's probe pods (each carries gather.sh in its spec)."""
+    api = kube_client.api_client(os.environ.get("KUBECONFIG"))
+    return len(kube_client.get_bytes(api, f"/api/v1/namespaces/kubeproof-probe-{audit.session}/pods", [])[1])
+
+
 def measure_round() -> dict:
     gets: list[dict] = []
     kube_client.get_raw, original = _timed_log_reads(gets), kube_client.get_raw
@@ -65,7 +71,7 @@ def measure_round() -> dict:
     try:
         logs = {"start_to_facts_s": time.perf_counter() - started, "cpu_s": _cpu() - cpu,
                 "from_logs": len(list((audit.workdir / "cache").glob("facts-*.json"))),
-                "log_gets": gets, "progress": lines}
+                "log_gets": gets, "progress": lines, "list_bytes": _list_bytes(audit)}
         trips = []
         for ref in audit.nodes:
             cpu, begun = _cpu(), time.perf_counter()

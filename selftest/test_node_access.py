@@ -133,31 +133,6 @@ def test_dump_needs_a_cluster() -> None:
                                      "or --kind-cluster")
 
 
-def test_probe_pods_are_awaited_by_listing_their_namespace(tmp_path) -> None:
-    """The wait for probe pods reads one LIST per poll and tells running, ended and late pods apart."""
-    from kubeproof.kube import client as kube_client
-    from kubeproof.kube.view import ClusterView
-    from kubeproof.nodes.probe import SESSION_LABEL, ProbePods, pod_manifest
-
-    def probe(node: str, phase: str, reason: str = "") -> dict:
-        pod = pod_manifest(node, "kubeproof-probe-abc123", "abc123", "busybox:1.36")
-        return {**pod, "status": {"phase": phase, **({"reason": reason} if reason else {})}}
-
-    pods = [probe("n1", "Running"), probe("n2", "Pending"), probe("n3", "Failed", "Evicted")]
-    with ReplayServer(ClusterView.from_objects(pods, description="probe pods")) as server:
-        server.write_kubeconfig(tmp_path / "kc")
-        probes = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123", image="busybox:1.36",
-                           kubeconfig=None, context=None)
-        problems = probes._await_running({"n1": "", "n2": "", "n3": "", "n4": "insufficient permission: create pods"},
-                                         timeout=1.5)
-    assert problems == {"n1": "", "n2": "probe pod not running after 2s (image busybox:1.36 pullable?)",
-                        "n3": "probe pod ended (Failed): Evicted",
-                        "n4": "insufficient permission: create pods"}
-    lists = [r for r in server.requests if r[1] == "/api/v1/namespaces/kubeproof-probe-abc123/pods"]
-    assert lists and all(r[0] == "list" for r in lists)
-    assert all(("labelSelector", f"{SESSION_LABEL}=abc123") in r[2] for r in lists)
-
-
 def test_podman_exec_failures_are_told_from_the_commands_own() -> None:
     """kind on podman: podman's own errors make the node unreachable; the command's stay its result."""
     from kubeproof.nodes.transport import CommandOutput, transport_failure
