@@ -18,8 +18,8 @@ they all share:
 - `prove`, the one lifecycle every scenario declares itself to (upstream's runEvictionTest shape):
   the judge passes on the healthy, hardened state; the fault; the field symptom, matched against
   the catalog's own strings; the judge fails naming the offender; the fault undone; the judge
-  passes again; the hardening undone and nothing left behind; the history scan finds the symptom
-  where the scenario acted and nowhere else. Each step's result is evidence.
+  passes again; the history scan finds the symptom where the scenario acted and nowhere else; the
+  hardening undone and nothing left behind. Each step's result is evidence.
 """
 
 from __future__ import annotations
@@ -326,27 +326,28 @@ class Scenario:
                 recovered()
         self.evidence.attach("5. restored", "the fault's changes undone" + (", healthy again" if recovered else ""))
         self._verdict(6, "judged restored", judge, failing=None)
-        self.restore()
-        with self.phase("leftovers", "no labelled object, no journal, kubelet config and images as they were"):
-            left = self.leftovers()
-            self.evidence.attach("7. nothing left", left or "nothing")
-            assert not left, f"left behind: {left}"
+        # Before the scenario's namespaces go: their Events go with them.
         self._happened_here(began, tuple(found_in), found_anywhere)
+        self.restore()
+        with self.phase("leftovers (8/8)", "no labelled object, no journal, kubelet config and images as they were"):
+            left = self.leftovers()
+            self.evidence.attach("8. nothing left", left or "nothing")
+            assert not left, f"left behind: {left}"
 
     def _happened_here(self, began: datetime, found_in: tuple[str, ...], found_anywhere: str) -> None:
-        """Step 8: the history tests' judges, over what happened since the scenario began, find its
+        """Step 7: the history tests' judges, over what happened since the scenario began, find its
         symptom in found_in on the nodes it acted on, and nothing on the others."""
         ids = [i for i in self.failure_ids if catalog.load()[i].patterns]
         acted = {f"node {name}" for name in self._acted}
-        with self.phase("happened here (8/8)", f"{', '.join(ids) or 'no pattern'} since {history.stamp(began)}: "
+        with self.phase("happened here (7/8)", f"{', '.join(ids) or 'no pattern'} since {history.stamp(began)}: "
                                                f"in {', '.join(found_in) or 'no log'} on {', '.join(sorted(acted)) or 'no node'}"):
             if not ids:
-                self.evidence.attach("8. happened here", f"the catalog holds no pattern for {self.title}")
+                self.evidence.attach("7. happened here", f"the catalog holds no pattern for {self.title}")
                 return
             found, unread = self._sightings(ids, began)
             missing, stray = misplaced(found, acted=acted, nodes={ref.name for ref in self.audit.nodes},
                                        found_in=found_in, found_anywhere=bool(found_anywhere))
-            self.evidence.attach("8. happened here", {
+            self.evidence.attach("7. happened here", {
                 "since": history.stamp(began), "acted on": sorted(acted), "found": found,
                 **({"may land anywhere": found_anywhere} if found_anywhere else {}),
                 **({"not read": unread} if unread else {})})
@@ -398,7 +399,7 @@ class Scenario:
 
 def misplaced(found: list[dict], *, acted: set[str], nodes: set[str], found_in: Iterable[str],
               found_anywhere: bool) -> tuple[list[str], list[dict]]:
-    """Step 8's verdict on the history scan's findings ({"where": "node X" or another place, "in": log}):
+    """Step 7's verdict on the history scan's findings ({"where": "node X" or another place, "in": log}):
     (the logs of found_in with no finding where the scenario acted, the findings where they may not be).
     Where it acted: its nodes ("node X" in acted), or no node at all (a scheduler's Event)."""
     others = {f"node {name}" for name in nodes} - acted

@@ -66,4 +66,4 @@ def test_plain_pytest_audits_a_throwaway_cluster_proves_every_scenario_and_delet
     unproven = {t: (r["outcome"], r["message"][:500]) for t, r in proven.items() if r["outcome"] != "passed"}
     assert not unproven, out
     for test, r in proven.items():
-        assert "7. nothing left" in r["evidence"] and "8. happened here" in r["evidence"], (test, list(r["evidence"]))
+        assert "7. happened here" in r["evidence"] and "8. nothing left" in r["evidence"], (test, list(r["evidence"]))

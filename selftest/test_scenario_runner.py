@@ -1,5 +1,5 @@
 """The scenario runner's own verdicts (kubeproof/scenario.py), without a cluster: the catalog's symptom
-strings as patterns, and step 8's rule for where the history scan may find a scenario's symptom.
+strings as patterns, and step 7's rule for where the history scan may find a scenario's symptom.
 Every scenario runs them for real in selftest/test_main_flow_live.py."""
 
 from __future__ import annotations
