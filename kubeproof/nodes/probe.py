@@ -205,7 +205,8 @@ class ProbePods:
                     kept = sum(f.done() and not f.result() for f in reads.values())
                     say(f"kubeproof: facts of {kept} of {len(problems)} nodes in"
                         + (f", waiting for {len(starting)} probe pods to run (image {self.image})" if starting else ""))
-                # Plain JSON, not V1Pod models: at 5,000 probe pods a poll would cost a second of CPU.
+                # Plain JSON, not V1Pod models, several times the CPU: each pod carries gather.sh in
+                # its spec, and at 5,000 pods a poll is 110 MB (docs/benchmark.md).
                 listed = kube_client.get_json(self.api, path, [("labelSelector", f"{SESSION_LABEL}={self.session}")])
                 for pod in (listed or {}).get("items", []):
                     node, status = pod["spec"].get("nodeName"), pod.get("status", {})
@@ -236,11 +237,10 @@ class ProbePods:
         try:
             log = kube_client.get_raw(self.api, f"/api/v1/namespaces/{self.namespace}/pods/{pod}/log",
                                       [("container", GATHER)])
-            if log is None:
-                return "its log is gone (404)"
-            return keep(node, decode_log(log))
+            output = decode_log(log) if log is not None else None
         except (KubeproofError, ValueError) as exc:  # e.g. a probe role granted before it held pods/log
             return str(exc)
+        return keep(node, output) if output is not None else "its log is gone (404)"
 
     @staticmethod
     def sweep(api: k8s.ApiClient) -> list[str]:
