@@ -1,5 +1,6 @@
 """The scenario runner's own verdicts (kubeproof/scenario.py), without a cluster: the catalog's symptom
-strings as patterns, and step 7's rule for where the history scan may find a scenario's symptom.
+strings as patterns, step 7's rule for where the history scan may find a scenario's symptom, and what a
+wait that gives up says.
 Every scenario runs them for real in selftest/test_main_flow_live.py."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kubeproof.faults.node import FaultError
+from kubeproof.faults.waiting import wait_for
 from kubeproof.scenario import catalog_symptom, misplaced, symptom_pattern
 
 NODES = {"cp", "w1", "w2"}
@@ -64,3 +66,18 @@ def test_a_symptom_that_lands_anywhere_is_never_stray_but_still_required():
     found = [finding("node w2", "kubelet")]
     assert misplaced(found, acted={"node cp"}, nodes=NODES, found_in=["kubelet"],
                      found_anywhere=True) == (["kubelet"], [])
+
+
+def test_a_wait_that_times_out_says_the_objects_state_not_its_body():
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kube-apiserver-cp", "annotations": {"a": "x" * 900}},
+           "status": {"phase": "Running", "containerStatuses": [{"ready": False, "restartCount": 2}]}}
+    with pytest.raises(FaultError) as failed:
+        wait_for("kube-apiserver-cp restarted", lambda: pod, until=lambda p: False, timeout=0.05, interval=0.01)
+    assert str(failed.value) == ("kube-apiserver-cp restarted: not within 0.05 s "
+                                 "(last seen: Pod kube-apiserver-cp: phase Running, ready 0/1, restarts 2)")
+
+
+def test_a_wait_on_a_list_of_objects_counts_them_and_names_a_few():
+    pods = [{"kind": "Pod", "metadata": {"name": f"p{i}"}, "status": {"phase": "Pending"}} for i in range(7)]
+    with pytest.raises(FaultError, match=r"last seen: 7: Pod p0: phase Pending; .*; Pod p4: phase Pending\)$"):
+        wait_for("pods gone", lambda: pods, until=lambda p: not p, timeout=0.05, interval=0.01)

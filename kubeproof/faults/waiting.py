@@ -33,7 +33,7 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
             value = probe()
             if until(value):
                 return value
-            last = repr(value)[:300]
+            last = seen(value)
         except transient as exc:
             last = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         now = time.monotonic()
@@ -43,3 +43,18 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
             said = now
             log.info("waiting %.0f of %g s for %s (last seen: %s)", now - started, timeout, what, last[:160])
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def seen(value: object) -> str:
+    """What a person needs of a value waited on: an API object's kind, name and state, not its body."""
+    if isinstance(value, dict) and "metadata" in value:
+        status = value.get("status") or {}
+        state = [f"phase {status['phase']}"] if status.get("phase") else []
+        if containers := status.get("containerStatuses"):
+            state.append(f"ready {sum(bool(c.get('ready')) for c in containers)}/{len(containers)}, "
+                         f"restarts {sum(c.get('restartCount', 0) for c in containers)}")
+        name = f"{value.get('kind', 'object')} {value['metadata'].get('name')}"
+        return f"{name}: {', '.join(state)}" if state else name
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "metadata" in v for v in value):
+        return f"{len(value)}: " + "; ".join(seen(v) for v in value[:5])
+    return repr(value)[:300]
