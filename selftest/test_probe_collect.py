@@ -15,9 +15,11 @@ import gzip
 import os
 import re
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 
 from kubeproof.kube import client as kube_client
@@ -25,7 +27,7 @@ from kubeproof.kube.replay import ReplayServer
 from kubeproof.kube.view import ClusterView
 from kubeproof.nodes import gather
 from kubeproof.nodes import probe as probes
-from kubeproof.nodes.probe import GATHER, SESSION_LABEL, ProbePods, decode_log, pod_manifest, pod_name
+from kubeproof.nodes.probe import GATHER, SESSION_LABEL, ProbePods, decode_log, pack, pod_manifest, pod_name
 
 DATA = Path(__file__).parent / "data" / "nodes"
 RECORDED = (DATA / "kubeadm-node.gather.txt").read_text()
@@ -41,15 +43,15 @@ def encoded(output: bytes) -> bytes:
 def run_gather_command(script: str, root: str = "/") -> bytes:
     """The gather container's own command, run on this machine with root for the node's /host."""
     command = probes.GATHER_COMMAND.replace(f"chroot {probes.HOST} ", f"chroot {root} ")
-    return subprocess.run(["sh", "-c", command, GATHER, script], capture_output=True, check=True).stdout
+    return subprocess.run(["sh", "-c", command, GATHER, pack(script)], capture_output=True, check=True).stdout
 
 
 def test_the_probe_pod_gathers_once_beside_a_sleeping_probe() -> None:
     pod = pod_manifest("node-a", NAMESPACE, "abc123", "busybox:1.36", "echo facts")
     probe, gatherer = pod["spec"]["containers"]
     assert probe["name"] == "probe" and probe["command"][0] == "sleep"  # kubectl exec: fallback, scenarios
-    assert gatherer["name"] == GATHER and gatherer["command"][-1] == "echo facts"
-    assert gatherer["command"][2].startswith('chroot /host /bin/sh -c "$1"')
+    assert gatherer["name"] == GATHER and gzip.decompress(base64.b64decode(gatherer["command"][-1])) == b"echo facts"
+    assert 'chroot /host /bin/sh -c "$script"' in gatherer["command"][2]
     for container in (probe, gatherer):
         assert container["image"] == "busybox:1.36" and container["securityContext"] == {"privileged": True}
         assert container["volumeMounts"] == [{"name": "host", "mountPath": "/host", "readOnly": True}]
@@ -86,6 +88,20 @@ def test_a_gather_container_that_cannot_chroot_tells_why(tmp_path) -> None:
     output = decode_log(run_gather_command("true", root=str(tmp_path / "no-such-root")))
     with pytest.raises(gather.NodeUnreachable, match=r"gathering did not complete: chroot: .*no-such-root"):
         gather.from_output("n", output, started=STARTED, duration=0)
+
+
+def test_a_script_that_cannot_be_unpacked_tells_why() -> None:
+    command = ["sh", "-c", probes.GATHER_COMMAND, GATHER, "not gzip in base64"]
+    output = decode_log(subprocess.run(command, capture_output=True, check=True).stdout)
+    with pytest.raises(gather.NodeUnreachable, match="gathering did not complete: .*base64: invalid input"):
+        gather.from_output("n", output, started=STARTED, duration=0)
+
+
+def test_gather_sh_packed_is_half_its_json() -> None:
+    """What every probe pod carries, hence every poll's LIST (docs/benchmark.md: 7.8 KB, not 15.6)."""
+    script = gather.script()
+    assert len(pack(script)) < len(orjson.dumps(script)) / 1.9
+    assert gzip.decompress(base64.b64decode(pack(script))).decode() == script
 
 
 def shape(value, depth: int = 3):
@@ -126,6 +142,7 @@ def test_logs_are_read_once_each_gather_container_ended_else_exec_is_left_why(tm
         return logs.get(path.split("/")[-2]) or real_get_raw(api, path, query, **kwargs)
 
     monkeypatch.setattr(kube_client, "get_raw", get_raw)
+    monkeypatch.setattr(probes, "PAGE", 3)  # 8 pods: a poll is 3 pages
     refused = f"/api/v1/namespaces/{NAMESPACE}/pods/{pod_name('refused')}/log"
     kept: dict[str, dict] = {}
 
@@ -157,10 +174,31 @@ def test_logs_are_read_once_each_gather_container_ended_else_exec_is_left_why(tm
     assert kept["read"] == {**gather.parse(RECORDED), "node": "read", "gathered_at": "2026-11-30T12:00:00Z",
                             "duration_s": 1.0}
     lists = [r for r in server.requests if r[1] == f"/api/v1/namespaces/{NAMESPACE}/pods"]
-    assert lists and all(r[0] == "list" and ("labelSelector", f"{SESSION_LABEL}=abc123") in r[2] for r in lists)
+    assert lists and all(r[0] == "list" and ("labelSelector", f"{SESSION_LABEL}=abc123") in r[2]
+                         and ("limit", "3") in r[2] for r in lists)
+    assert [any(k == "continue" for k, _ in r[2]) for r in lists] == [False, True, True] * (len(lists) // 3)
     log_gets = sorted(r[1].split("/")[-2] for r in server.requests if r[1].endswith("/log"))
     assert log_gets == sorted(pod_name(n) for n in ("gone", "refused"))  # once each; none for an ended container
     assert all(("container", GATHER) in r[2] for r in server.requests if r[1].endswith("/log"))
+
+
+def test_polls_are_paced_by_what_they_cost(tmp_path, monkeypatch) -> None:
+    """A poll that takes 0.4 s is followed by 4 times that of rest, not by 1 s."""
+    starts: list[float] = []
+    real_get_json = kube_client.get_json
+
+    def slow_get_json(*args, **kwargs):
+        starts.append(time.monotonic())
+        time.sleep(0.4)
+        return real_get_json(*args, **kwargs)
+
+    monkeypatch.setattr(kube_client, "get_json", slow_get_json)
+    with ReplayServer(ClusterView.from_objects([probe_pod("slow", "Running")], description="probe pods")) as server:
+        server.write_kubeconfig(tmp_path / "kc")
+        probe = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123", kubeconfig=None, context=None)
+        left = probe._follow({"slow": ""}, timeout=3, gather_timeout=3, keep=lambda node, output: "")
+    assert left == {"slow": "its gather container still ran after 3 s"}
+    assert len(starts) == 2 and starts[1] - starts[0] >= 0.4 * (1 + probes.PACE)
 
 
 # --- on the lab -----------------------------------------------------------------------------
@@ -171,7 +209,8 @@ live = pytest.mark.live_cluster
 @live
 def test_the_kubelet_log_keeps_gather_output_byte_for_byte(tmp_path) -> None:
     """A script writing every byte, CRLF, a 100,000-byte line (CRI logs split lines over 16 KiB) and
-    no final newline comes back from the real kubelets' logs unchanged."""
+    no final newline comes back from the real kubelets' logs unchanged, unpacked and run by the probe
+    image's busybox."""
     from test_live_cluster import CONTEXT, nodes
 
     if not CONTEXT:

@@ -2,21 +2,21 @@
 
 One short-lived privileged pod per node, pinned with nodeName, in a dedicated labelled namespace
 created for the session, with host root at /host. Its "gather" container runs gather.sh once under
-`chroot /host` and ends: the controller follows the pods with one LIST a second and reads each
-node's facts from that container's log (kube-bench's way: every node gathers at once, and the
-client pays one GET per node instead of a kubectl process and an exec stream). Its "probe"
-container sleeps, for testinfra's kubectl backend: the fallback when a log gives no facts, and
-scenarios' commands on nodes. The controller creates the pods in one batch and deletes the
-namespace at the end of the run, on failure and on Ctrl-C too; activeDeadlineSeconds ends any pod
-a killed run could not delete, and `python -m kubeproof cleanup` sweeps what is left.
+`chroot /host` and ends: the controller follows the pods with paged LISTs, paced by what they cost
+(_follow), and reads each node's facts from that container's log (kube-bench's way: every node
+gathers at once, and the client pays one GET per node instead of a kubectl process and an exec
+stream). Its "probe" container sleeps, for testinfra's kubectl backend: the fallback when a log
+gives no facts, and scenarios' commands on nodes. The controller creates the pods in one batch and
+deletes the namespace at the end of the run, on failure and on Ctrl-C too; activeDeadlineSeconds
+ends any pod a killed run could not delete, and `python -m kubeproof cleanup` sweeps what is left.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
-import itertools
 import os
 import shutil
 import time
@@ -24,7 +24,7 @@ import urllib.parse
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -37,14 +37,23 @@ SESSION_LABEL = "kubeproof.io/session"
 # KUBEPROOF_PROBE_IMAGE: a mirror named once for every run (air-gapped clusters).
 DEFAULT_IMAGE = os.environ.get("KUBEPROOF_PROBE_IMAGE") or "busybox:1.36"
 LIFETIME_SECONDS = 3600
-PROGRESS_POLLS = 5  # while probe pods start and gather, say how far they are every 5 polls (~5 s)
+PROGRESS_SECONDS = 5  # while probe pods start and gather, say how far they are every 5 s
+# Following the pods: a LIST of 500 pods a request (the client holds one page, ~7 MB, not a whole
+# 5,000-pod LIST), and between polls at least a second and PACE times what the last poll took: at
+# 5,000 nodes a poll takes about a second, and following must not keep the client's core or the API
+# server busy. No WATCH: the probe role grants pods get and list, not watch.
+PAGE = 500
+PACE = 4
 READERS = 16  # log GETs in flight, as many as pod creations
 HOST = "/host"  # where the node's root is mounted
 GATHER = "gather"  # the container that runs gather.sh once; "probe" sleeps, for kubectl exec
-# gather.sh's output leaves gzipped and in base64: the container log then gives it back byte for
-# byte (containerd's log turns a line's "\r\n" into "\n", seen on the lab) and in under half its
-# size (certificates hardly compress). Its stderr goes along: when the script cannot run, it tells why.
-GATHER_COMMAND = f'chroot {HOST} /bin/sh -c "$1" 2>&1 | gzip | base64'
+# gather.sh comes in the pod's spec gzipped and in base64 (see pack): every poll's LIST carries it
+# once a pod. Its output leaves the same way: the container log then gives it back byte for byte
+# (containerd's log turns a line's "\r\n" into "\n", seen on the lab) and in under half its size
+# (certificates hardly compress). Stderr goes along: when the script cannot be unpacked or run, it
+# tells why. The probe image's busybox has base64 and gunzip.
+GATHER_COMMAND = (f'{{ script=$(echo "$1" | base64 -d | gunzip) && chroot {HOST} /bin/sh -c "$script"; }} '
+                  '2>&1 | gzip | base64')
 RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
 RBAC_FILE = Path(__file__).resolve().parent.parent / "rbac" / "node-probe.yaml"
 # Said wherever probe pods cannot be had: the two ways out.
@@ -56,6 +65,13 @@ def pod_name(node: str) -> str:
     # Node names can be 253 characters; pod names must fit 63 and stay unique per node.
     digest = hashlib.sha256(node.encode()).hexdigest()[:8]
     return f"kubeproof-probe-{node[:36].rstrip('.-').replace('.', '-')}-{digest}".lower()
+
+
+@functools.lru_cache(maxsize=1)  # a run's pods all carry the same script: packed once
+def pack(script: str) -> str:
+    """script as the gather container's argument: gzip, then base64 (7.8 KB for gather.sh's 14.7 KB,
+    which as a JSON string is 15.6 KB). No timestamp, so every pod of a run carries the same text."""
+    return base64.b64encode(gzip.compress(script.encode(), mtime=0)).decode()
 
 
 def pod_manifest(node: str, namespace: str, session: str, image: str, script: str) -> dict:
@@ -76,7 +92,7 @@ def pod_manifest(node: str, namespace: str, session: str, image: str, script: st
             "containers": [
                 {"name": "probe", "image": image, "command": ["sleep", str(LIFETIME_SECONDS)],
                  "securityContext": {"privileged": True}, "resources": RESOURCES, "volumeMounts": host},
-                {"name": GATHER, "image": image, "command": ["sh", "-c", GATHER_COMMAND, GATHER, script],
+                {"name": GATHER, "image": image, "command": ["sh", "-c", GATHER_COMMAND, GATHER, pack(script)],
                  "securityContext": {"privileged": True}, "resources": RESOURCES, "volumeMounts": host},
             ],
             "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
@@ -178,7 +194,7 @@ class ProbePods:
 
     def _follow(self, problems: dict[str, str], timeout: float, gather_timeout: float,
                 keep: Callable[[str, str], str], say: Callable[[str], None] = lambda _: None) -> dict[str, str]:
-        """LIST the session's pods once a second until each runs and its gather container has
+        """LIST the session's pods (paced: PAGE, PACE) until each runs and its gather container has
         ended, reading each one's log as soon as it has. Sets problems[node] for pods that do not
         run within timeout; returns node -> why its facts were not kept, for the running others."""
         starting = {n for n, p in problems.items() if not p}  # not seen running yet
@@ -187,9 +203,9 @@ class ProbePods:
         left: dict[str, str] = {}
         reads: dict[str, Future] = {}
         deadline = time.monotonic() + timeout
-        path = f"/api/v1/namespaces/{self.namespace}/pods"
+        progress = time.monotonic() + PROGRESS_SECONDS
         with ThreadPoolExecutor(max_workers=READERS) as pool:
-            for poll in itertools.count():
+            while True:
                 now = time.monotonic()
                 if now >= deadline and starting:
                     problems.update(dict.fromkeys(
@@ -201,14 +217,12 @@ class ProbePods:
                     gathering.discard(node)
                 if not gathering:
                     break
-                if poll and poll % PROGRESS_POLLS == 0:
+                if now >= progress:
+                    progress = now + PROGRESS_SECONDS
                     kept = sum(f.done() and not f.result() for f in reads.values())
                     say(f"kubeproof: facts of {kept} of {len(problems)} nodes in"
                         + (f", waiting for {len(starting)} probe pods to run (image {self.image})" if starting else ""))
-                # Plain JSON, not V1Pod models, several times the CPU: each pod carries gather.sh in
-                # its spec, and at 5,000 pods a poll is 110 MB (docs/benchmark.md).
-                listed = kube_client.get_json(self.api, path, [("labelSelector", f"{SESSION_LABEL}={self.session}")])
-                for pod in (listed or {}).get("items", []):
+                for pod in self._pods():
                     node, status = pod["spec"].get("nodeName"), pod.get("status", {})
                     if node not in gathering:
                         continue
@@ -226,9 +240,21 @@ class ProbePods:
                         gathering.discard(node)
                         reads[node] = pool.submit(self._collect, node, pod["metadata"]["name"], ended, keep)
                 if gathering:
-                    time.sleep(1)
+                    time.sleep(max(1.0, PACE * (time.monotonic() - now)))
             left.update({node: why for node, read in reads.items() if (why := read.result())})
         return left
+
+    def _pods(self) -> Iterator[dict]:
+        """The session's probe pods, PAGE a request, as plain JSON: V1Pod models cost several times
+        the CPU, and a probe pod is 14 KB of JSON (docs/benchmark.md)."""
+        path, token = f"/api/v1/namespaces/{self.namespace}/pods", ""
+        while True:
+            query = [("labelSelector", f"{SESSION_LABEL}={self.session}"), ("limit", PAGE)]
+            page = kube_client.get_json(self.api, path, query + ([("continue", token)] if token else [])) or {}
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
 
     def _collect(self, node: str, pod: str, ended: dict, keep: Callable[[str, str], str]) -> str:
         """Read what pod's gather container wrote and hand it to keep; why not, or ""."""
