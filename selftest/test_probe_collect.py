@@ -183,13 +183,13 @@ def test_logs_are_read_once_each_gather_container_ended_else_exec_is_left_why(tm
 
 
 def test_polls_are_paced_by_what_they_cost(tmp_path, monkeypatch) -> None:
-    """A poll that takes 0.4 s is followed by 4 times that of rest, not by 1 s."""
+    """A poll that takes 0.2 s is followed by PACE times that of rest, not by 1 s."""
     starts: list[float] = []
     real_get_json = kube_client.get_json
 
     def slow_get_json(*args, **kwargs):
         starts.append(time.monotonic())
-        time.sleep(0.4)
+        time.sleep(0.2)
         return real_get_json(*args, **kwargs)
 
     monkeypatch.setattr(kube_client, "get_json", slow_get_json)
@@ -198,7 +198,7 @@ def test_polls_are_paced_by_what_they_cost(tmp_path, monkeypatch) -> None:
         probe = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123", kubeconfig=None, context=None)
         left = probe._follow({"slow": ""}, timeout=3, gather_timeout=3, keep=lambda node, output: "")
     assert left == {"slow": "its gather container still ran after 3 s"}
-    assert len(starts) == 2 and starts[1] - starts[0] >= 0.4 * (1 + probes.PACE)
+    assert len(starts) == 2 and starts[1] - starts[0] >= 0.2 * (1 + probes.PACE)
 
 
 # --- on the lab -----------------------------------------------------------------------------
