@@ -352,7 +352,8 @@ class Scenario:
                 **({"may land anywhere": found_anywhere} if found_anywhere else {}),
                 **({"not read": unread} if unread else {})})
             assert not missing, f"the history scan found nothing in {missing} on {sorted(acted)}: {found}"
-            assert not stray, (f"the history scan found the symptom {'on nodes the scenario did not act on' if found_in else 'though the scenario declares it leaves none'}: {stray}")
+            where = "on nodes the scenario did not act on" if found_in else "though the scenario declares it leaves none"
+            assert not stray, f"the history scan found the symptom {where}: {stray}"
 
     def _sightings(self, ids: list[str], began: datetime) -> tuple[list[dict], dict[str, str]]:
         """Every node's and the Events' findings for ids last seen since began; and the nodes not read."""
