@@ -1,5 +1,6 @@
-"""The live paths, on a real cluster: kind's lifecycle, probe pods through real kubelets, the audit
-through the real API server and RBAC, dumps of a real cluster, cleanup after Ctrl-C and kill -9.
+"""The live paths, on a real cluster: probe pods through real kubelets, the audit through the real API
+server and RBAC, dumps of a real cluster, cleanup after Ctrl-C and kill -9 (kind's lifecycle, with
+every scenario, is test_main_flow_live.py's).
 
 They run on the lab (selftest/lab, docs/lab.md): `selftest/run` starts it and exports
 KUBEPROOF_SELFTEST_CONTEXT (a context of $KUBECONFIG where pods may be created), KIND_EXPERIMENTAL_PROVIDER
