@@ -232,7 +232,8 @@ def answer(api: ApiClient, path: str, query: list[tuple], status: int, body: byt
         return None
     if status == 403:
         info = request_info("GET", path, query)
-        raise InsufficientPermission(info.verb, info.resource or path)
+        resource = f"{info.resource}/{info.subresource}" if info.subresource else info.resource or path
+        raise InsufficientPermission(info.verb, resource)  # e.g. "get pods/log", what RBAC must grant
     if status != 200:
         raise KubeproofError(f"GET {path} on {server_of(api)} answered {status}: {_status_message(body)}")
     return _decode(api, path, body)
@@ -255,14 +256,9 @@ def get_bytes(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIM
 
 def get_raw(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIMEOUT) -> bytes | None:
     """GET path's body as the server sent it, e.g. a pod's log (the bytes its container wrote, not
-    JSON); None for 404. Other errors as answer() raises them, a 403 naming the subresource (pods/log)."""
-    status, body, _ = _send(api, path, query, timeout, None)
-    if status == 200:
-        return body
-    info = request_info("GET", path, query)
-    if status == 403 and info.subresource:
-        raise InsufficientPermission(info.verb, f"{info.resource}/{info.subresource}")
-    return answer(api, path, query, status, body)  # None for 404; raises on any other status
+    JSON); None for 404, any other error as answer() raises it."""
+    status, body = get_bytes(api, path, query, timeout)
+    return body if status == 200 else answer(api, path, query, status, body)
 
 
 def version_and_date(api: ApiClient) -> dict:
