@@ -81,3 +81,11 @@ def test_a_wait_on_a_list_of_objects_counts_them_and_names_a_few():
     pods = [{"kind": "Pod", "metadata": {"name": f"p{i}"}, "status": {"phase": "Pending"}} for i in range(7)]
     with pytest.raises(FaultError, match=r"last seen: 7: Pod p0: phase Pending; .*; Pod p4: phase Pending\)$"):
         wait_for("pods gone", lambda: pods, until=lambda p: not p, timeout=0.05, interval=0.01)
+
+
+def test_a_long_wait_says_so_where_it_is_told(monkeypatch):
+    monkeypatch.setattr("kubeproof.faults.waiting.PROGRESS_EVERY", 0.0)
+    said, calls = [], iter(range(100))
+    wait_for("the third poll", lambda: next(calls), until=lambda n: n >= 3, timeout=5, interval=0.01,
+             progress=said.append)
+    assert said and all(line.startswith("waiting ") and "for the third poll (last seen: " in line for line in said)

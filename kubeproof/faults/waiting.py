@@ -19,11 +19,14 @@ log = logging.getLogger("kubeproof.scenario")
 
 def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
              until: Callable[[T], object] = bool, interval: float = 1.0,
-             transient: tuple[type[BaseException], ...] = ()) -> T:
+             transient: tuple[type[BaseException], ...] = (),
+             progress: Callable[[str], None] | None = None) -> T:
     """Call probe until `until(value)` holds and return that value.
 
     Exceptions of the `transient` types (an API server restarting, a kubelet not up yet) count as
     "not yet". Raises FaultError after `timeout` seconds naming `what` and the last value or error.
+    The "still waiting" lines go to progress (the controller's terminal voice), else to the
+    kubeproof.scenario logger.
     """
     started = time.monotonic()
     deadline, said = started + timeout, started
@@ -41,7 +44,7 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
             raise FaultError(f"{what}: not within {timeout:g} s (last seen: {last})")
         if now - said >= PROGRESS_EVERY:
             said = now
-            log.info("waiting %.0f of %g s for %s (last seen: %s)", now - started, timeout, what, last[:160])
+            (progress or log.info)(f"waiting {now - started:.0f} of {timeout:g} s for {what} (last seen: {last[:160]})")
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 

@@ -13,7 +13,6 @@ cluster (`mount -o loop` frees the loop device when the node's namespace goes). 
 from __future__ import annotations
 
 import subprocess
-import time
 from typing import Callable
 
 from ..errors import KubeproofError
@@ -60,22 +59,17 @@ def give_own_filesystem(engine: str, container: str) -> bool:
 
 def wait_pods_back(api, node: str, say: Callable[[str], None], timeout: float = 240) -> None:
     """Until the node is Ready and every pod bound to it runs ready again (the kubelet recreated them)."""
+    from ..faults.waiting import wait_for
     from ..kube import client as kube_client
 
-    deadline, said = time.monotonic() + timeout, time.monotonic()
-    while True:
+    def not_back() -> list[str]:
         state = kube_client.get_json(api, f"/api/v1/nodes/{node}") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in state.get("status", {}).get("conditions", []))
-        pods = (kube_client.get_json(api, "/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")]) or {})
-        waiting = [p["metadata"]["name"] for p in pods.get("items") or []
-                   if not all(s.get("ready") for s in p.get("status", {}).get("containerStatuses") or [{}])]
-        if ready and not waiting:
-            return
-        if time.monotonic() > deadline:
-            raise KubeproofError(f"{node}: not back {timeout:.0f} s after its kubelet moved to a filesystem of its "
-                                 f"own (node {'Ready' if ready else 'not Ready'}; pods not ready: {waiting})")
-        if time.monotonic() - said >= 15:
-            said = time.monotonic()
-            say(f"kubeproof: waiting for {node} and its pods to be back ({len(waiting)} not ready)")
-        time.sleep(2)
+        pods = kube_client.get_json(api, "/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")]) or {}
+        return ["node not Ready"] * (not ready) + [
+            f"pod {p['metadata']['name']} not ready" for p in pods.get("items") or []
+            if not all(s.get("ready") for s in p.get("status", {}).get("containerStatuses") or [{}])]
+
+    wait_for(f"{node} and its pods back after its kubelet moved to a filesystem of its own", not_back,
+             until=lambda left: not left, timeout=timeout, interval=2, progress=lambda line: say(f"kubeproof: {line}"))
