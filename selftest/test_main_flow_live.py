@@ -16,7 +16,6 @@ It needs no lab cluster, so it holds no lab lock: it runs beside the tests that 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
@@ -24,17 +23,14 @@ import pytest
 
 from kubeproof import kind
 from lab import pins
-from test_live_cluster import (REPO, assert_every_node_test_on, assert_fresh_kind_failures, audit, kind_clusters,
-                               results)
+from test_live_cluster import assert_every_node_test_on, assert_fresh_kind_failures, audit, kind_clusters, results
+from test_scenarios_gate import scenario_tests
 
 pytestmark = [
     pytest.mark.skipif(kind.available() is not None, reason=f"needs kind and its engine: {kind.available()}"),
     pytest.mark.skipif(not os.environ.get(kind.IMAGE_ENV), reason=f"{kind.IMAGE_ENV} is not set: no node image "
                        "without a registry (eval \"$(python3 -m selftest.lab up | tail -1)\")"),
 ]
-# Every scenario function: the run must have proven each one, none skipped.
-SCENARIOS = sorted(f"{path.relative_to(REPO)}::{name}" for path in (REPO / "scenarios").glob("test_*.py")
-                   for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M))
 
 
 def node_container_clusters() -> set[str]:
@@ -62,7 +58,7 @@ def test_plain_pytest_audits_a_throwaway_cluster_proves_every_scenario_and_delet
     assert_fresh_kind_failures(found)
 
     proven = {t: r for t, r in found.items() if r["suite"] == "scenario"}
-    assert sorted({t.split("[")[0] for t in proven}) == SCENARIOS, out
+    assert sorted({t.split("[")[0] for t in proven}) == sorted(scenario_tests()), out  # each, none skipped
     unproven = {t: (r["outcome"], r["message"][:500]) for t, r in proven.items() if r["outcome"] != "passed"}
     assert not unproven, out
     for test, r in proven.items():

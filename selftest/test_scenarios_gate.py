@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,10 @@ def _scenario_files() -> list[str]:
     return sorted(p.name for p in (REPO / "scenarios").glob("test_*.py"))
 
 
-def _scenario_tests() -> int:
-    return sum((REPO / "scenarios" / name).read_text().count("\ndef test_") for name in _scenario_files())
+def scenario_tests() -> list[str]:
+    """Every scenario function's test id (scenarios/test_x.py::test_y), as a run names it."""
+    return [f"scenarios/{name}::{test}" for name in _scenario_files()
+            for test in re.findall(r"^def (test_\w+)", (REPO / "scenarios" / name).read_text(), re.M)]
 
 
 @pytest.fixture
@@ -66,8 +69,8 @@ def test_without_a_cluster_every_scenario_skips_with_the_gates_reason(suite, mon
     monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
                                                if not (Path(d) / "kind").exists()))
     result = suite.runpytest("-rs", "scenarios")
-    result.assert_outcomes(skipped=_scenario_tests())
-    assert (f"kubeproof: {_scenario_tests()} scenario tests skipped: disruptive scenarios need a live "
+    result.assert_outcomes(skipped=len(scenario_tests()))
+    assert (f"kubeproof: {len(scenario_tests())} scenario tests skipped: disruptive scenarios need a live "
             "cluster") in result.stdout.str()
 
 
@@ -81,7 +84,7 @@ def replay(tmp_path: Path):
 def test_a_cluster_kubeproof_did_not_create_is_skipped_unless_named(suite, replay):
     server, kubeconfig = replay
     result = suite.runpytest(f"--kubeconfig={kubeconfig}", "--node-access", "none", "-rs", "scenarios")
-    result.assert_outcomes(skipped=_scenario_tests())
+    result.assert_outcomes(skipped=len(scenario_tests()))
     assert "pass --allow-disruptive=replay to run it there" in result.stdout.str()
     assert {verb for verb, _, _ in server.requests} <= {"get", "list"}
 
@@ -103,7 +106,7 @@ def test_allowed_by_name_against_a_read_only_server_each_scenario_fails_cleanly(
     outcomes = result.parseoutcomes()
     out = result.stdout.str()
     assert outcomes.get("passed", 0) == 0 and outcomes.get("error", 0) == 0, out
-    assert outcomes.get("failed", 0) + outcomes.get("skipped", 0) == _scenario_tests(), out
+    assert outcomes.get("failed", 0) + outcomes.get("skipped", 0) == len(scenario_tests()), out
     failures = [line for line in out.splitlines() if line.startswith("[") and "] scenario: " in line]
     assert len(failures) == outcomes["failed"] >= 3, out
     assert all("HTTP 405" in line for line in failures), failures
