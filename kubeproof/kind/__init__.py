@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -97,11 +98,14 @@ def _own_nodefs(cluster: str, kubeconfig: Path, say: Callable[[str], None]) -> N
     workers = sorted(name for name, role in node_containers(cluster).items() if role == "worker")
     if not workers:
         return
+    # Whole seconds, as the API stamps a container's start; the move takes longer than that.
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     try:
         if nodefs.give_own_filesystem(engine(), workers[-1]):
             say(f"kubeproof: {workers[-1]}: {nodefs.KUBELET_DIR} moved to a {nodefs.SIZE} filesystem of its own "
                 "(the nodefs-pressure scenario fills that, never the host's disk)")
-            nodefs.wait_pods_back(kube_client.api_client(str(kubeconfig), context_for(cluster)), workers[-1], say)
+            nodefs.wait_pods_back(kube_client.api_client(str(kubeconfig), context_for(cluster)), workers[-1],
+                                  before, say)
     except KubeproofError as exc:
         say(f"kubeproof: {exc}; the nodefs-pressure scenario will skip")
 

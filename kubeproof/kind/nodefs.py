@@ -13,6 +13,7 @@ cluster (`mount -o loop` frees the loop device when the node's namespace goes). 
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime
 from typing import Callable
 
 from ..errors import KubeproofError
@@ -57,10 +58,18 @@ def give_own_filesystem(engine: str, container: str) -> bool:
     return MOVED in done.stdout.split()
 
 
-def wait_pods_back(api, node: str, say: Callable[[str], None], timeout: float = 240) -> None:
-    """Until the node is Ready and every pod bound to it runs ready again (the kubelet recreated them)."""
+def wait_pods_back(api, node: str, since: datetime, say: Callable[[str], None], timeout: float = 240) -> None:
+    """Until the node is Ready and every pod bound to it runs ready again in containers the kubelet
+    started after since. Right after the move the API still shows the statuses from before it (the
+    kubelet has not reported yet): ready, and the node about to turn NotReady while its CNI agent
+    restarts."""
     from ..faults.waiting import wait_for
     from ..kube import client as kube_client
+
+    def started_again(container: dict) -> bool:
+        started = (container.get("state", {}).get("running") or {}).get("startedAt")
+        return bool(container.get("ready") and started
+                    and datetime.fromisoformat(started.replace("Z", "+00:00")) >= since)
 
     def not_back() -> list[str]:
         state = kube_client.get_json(api, f"/api/v1/nodes/{node}") or {}
@@ -68,8 +77,8 @@ def wait_pods_back(api, node: str, say: Callable[[str], None], timeout: float = 
                     for c in state.get("status", {}).get("conditions", []))
         pods = kube_client.get_json(api, "/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")]) or {}
         return ["node not Ready"] * (not ready) + [
-            f"pod {p['metadata']['name']} not ready" for p in pods.get("items") or []
-            if not all(s.get("ready") for s in p.get("status", {}).get("containerStatuses") or [{}])]
+            f"pod {p['metadata']['name']} not running again" for p in pods.get("items") or []
+            if not all(map(started_again, p.get("status", {}).get("containerStatuses") or [{}]))]
 
     wait_for(f"{node} and its pods back after its kubelet moved to a filesystem of its own", not_back,
              until=lambda left: not left, timeout=timeout, interval=2, progress=lambda line: say(f"kubeproof: {line}"))
