@@ -223,14 +223,16 @@ def test_xdist_workers_collect_the_controllers_inventory(pytester: pytest.Pytest
     dump = _copy_dump(tmp_path)
     make_suites(pytester)
     pytester.makeconftest(f"""
-import json
+import json, os
 def pytest_configure(config):
     if hasattr(config, "workerinput"):  # a node joins the cluster as each worker starts
         worker = config.workerinput["workerid"]
         path = {str(dump / "nodes.json")!r}
         nodes = json.load(open(path))
         nodes["items"].append({{**nodes["items"][0], "metadata": {{"name": "joined-" + worker}}}})
-        json.dump(nodes, open(path, "w"))
+        # Replaced whole: the other worker may be reading the file at this moment.
+        json.dump(nodes, open(path + "." + worker, "w"))
+        os.replace(path + "." + worker, path)
 """)
     result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-n", "2", "-v")
     result.assert_outcomes(passed=2)
