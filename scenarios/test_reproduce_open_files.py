@@ -1,15 +1,15 @@
 """nofile-exhaustion (001 §4): a node agent at nofile 1024 drops connections under load.
 
 The agent is a stand-in: a TCP server in a pod (python3 of the tools image, KUBEPROOF_TOOLS_IMAGE)
-that holds every connection it accepts, as calico-node's BGP and felix sockets do, and names its
-process calico-node so that the judge finds it where it finds a CNI agent (the lab runs no calico).
+that holds every connection it accepts and never reads them, as calico-node's BGP and felix sockets
+are held, and names its process calico-node so that the judge finds it where it finds a CNI agent (the lab runs no calico).
 
 arrange  the agent at the limits its runtime gives it: daemon_nofile passes (on the lab, under a
          profile whose minimum is the machine's ceiling, 20000);
 inject   the agent restarted at nofile 1024:1024 (Ubuntu's default of 001 §4);
-observe  a client pod opens 1500 connections: at its limit the agent's accept() fails with EMFILE,
-         it dies, and the kernel resets every connection it held ("Connection reset by peer"); it is
-         restarted at the same limit;
+observe  a client pod opens 1500 connections, each sending a keepalive byte: at its limit the
+         agent's accept() fails with EMFILE, it dies, and the kernel resets every connection it held
+         with that byte unread ("Connection reset by peer"); it is restarted at the same limit;
 judge    limits.daemon_nofile names calico-node's hard limit 1024;
 restore  the agent at its runtime's limits again: daemon_nofile passes.
 """
@@ -45,7 +45,11 @@ import collections, selectors, socket, sys, time
 outcomes, held = collections.Counter(), []
 for _ in range({LOAD}):
     try:
-        held.append(socket.create_connection((sys.argv[1], {PORT}), timeout=5))
+        conn = socket.create_connection((sys.argv[1], {PORT}), timeout=5)
+        # Unread when the agent dies, it makes the kernel reset the connection; with nothing unread
+        # the kernel closes it in order (FIN), and only connections still queued for accept() reset.
+        conn.sendall(b"k")
+        held.append(conn)
     except OSError as exc:
         outcomes[f"connect: {{exc!r}}"] += 1
 connected = len(held)
