@@ -215,9 +215,14 @@ class Scenario:
                               "the scenario needs to act on it")
         return ref
 
+    def _nodes(self) -> list[dict]:
+        """The nodes as they are now: the run's view is its start, and a node Ready minutes ago (or
+        still tainted not-ready then) is not what a scenario acting now needs."""
+        return self.cluster.as_dict(self.cluster.call("list nodes", self.cluster.core.list_node))["items"]
+
     def workers(self) -> list[str]:
         """Nodes pods can be scheduled on: Ready, no NoSchedule/NoExecute taint; workers first."""
-        nodes = [n for n in self.audit.view.list("nodes")
+        nodes = [n for n in self._nodes()
                  if not any(t.get("effect") in ("NoSchedule", "NoExecute")
                             for t in (n.get("spec") or {}).get("taints") or [])
                  and condition(n, "Ready") == "True"]
@@ -231,7 +236,7 @@ class Scenario:
 
     def control_plane(self) -> str:
         """A control-plane node (by its node-role label)."""
-        found = [n["metadata"]["name"] for n in self.audit.view.list("nodes") if CONTROL_PLANE_ROLE in roles_of(n)]
+        found = [n["metadata"]["name"] for n in self._nodes() if CONTROL_PLANE_ROLE in roles_of(n)]
         if not found:
             raise Unavailable("no node carries the node-role.kubernetes.io/control-plane label")
         return found[0]
