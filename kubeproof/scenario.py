@@ -41,7 +41,7 @@ from . import catalog
 from .audit import Audit
 from .errors import Unavailable
 from .evidence import Evidence
-from .faults.cluster import SCENARIO_LABEL, Cluster, condition
+from .faults.cluster import SCENARIO_LABEL, Cluster, unschedulable
 from .faults.journal import Journal
 from .faults.node import FaultError, NodeShell
 from .judge import history
@@ -215,19 +215,13 @@ class Scenario:
                               "the scenario needs to act on it")
         return ref
 
-    def _nodes(self) -> list[dict]:
-        """The nodes as they are now: the run's view is its start, and a node Ready minutes ago (or
-        still tainted not-ready then) is not what a scenario acting now needs."""
-        return self.cluster.as_dict(self.cluster.call("list nodes", self.cluster.core.list_node))["items"]
-
     def workers(self) -> list[str]:
         """Nodes pods can be scheduled on: Ready, no NoSchedule/NoExecute taint; workers first."""
-        nodes = [n for n in self._nodes()
-                 if not any(t.get("effect") in ("NoSchedule", "NoExecute")
-                            for t in (n.get("spec") or {}).get("taints") or [])
-                 and condition(n, "Ready") == "True"]
+        every = self.audit.view.list("nodes")
+        nodes = [n for n in every if not unschedulable(n)]
         if not nodes:
-            raise Unavailable("no schedulable Ready node (every node is tainted or not Ready)")
+            raise Unavailable("no schedulable Ready node at the run's start: " + "; ".join(
+                f"{n['metadata']['name']} {', '.join(unschedulable(n))}" for n in every))
         return [n["metadata"]["name"] for n in sorted(nodes, key=lambda n: CONTROL_PLANE_ROLE in roles_of(n))]
 
     def worker(self) -> str:
@@ -236,7 +230,7 @@ class Scenario:
 
     def control_plane(self) -> str:
         """A control-plane node (by its node-role label)."""
-        found = [n["metadata"]["name"] for n in self._nodes() if CONTROL_PLANE_ROLE in roles_of(n)]
+        found = [n["metadata"]["name"] for n in self.audit.view.list("nodes") if CONTROL_PLANE_ROLE in roles_of(n)]
         if not found:
             raise Unavailable("no node carries the node-role.kubernetes.io/control-plane label")
         return found[0]

@@ -1,12 +1,13 @@
 """The scenario runner's own verdicts (kubeproof/scenario.py), without a cluster: the catalog's symptom
-strings as patterns, step 7's rule for where the history scan may find a scenario's symptom, and what a
-wait that gives up says.
+strings as patterns, step 7's rule for where the history scan may find a scenario's symptom, what a
+wait that gives up says, and which nodes a scenario may schedule on (kind's nodefs waits for the same).
 Every scenario runs them for real in selftest/test_main_flow_live.py."""
 
 from __future__ import annotations
 
 import pytest
 
+from kubeproof.faults.cluster import unschedulable
 from kubeproof.faults.node import FaultError
 from kubeproof.faults.waiting import wait_for
 from kubeproof.scenario import catalog_symptom, misplaced, symptom_pattern
@@ -89,3 +90,23 @@ def test_a_long_wait_says_so_where_it_is_told(monkeypatch):
     wait_for("the third poll", lambda: next(calls), until=lambda n: n >= 3, timeout=5, interval=0.01,
              progress=said.append)
     assert said and all(line.startswith("waiting ") and "for the third poll (last seen: " in line for line in said)
+
+
+def node(ready: str | None, *taints: tuple[str, str]) -> dict:
+    return {"spec": {"taints": [{"key": k, "effect": e} for k, e in taints]},
+            "status": {"conditions": [{"type": "Ready", "status": ready}] if ready else []}}
+
+
+@pytest.mark.parametrize("state, why", [
+    (node("True"), []),
+    (node("True", ("example.com/soft", "PreferNoSchedule")), []),
+    (node("True", ("node-role.kubernetes.io/control-plane", "NoSchedule")),
+     ["tainted node-role.kubernetes.io/control-plane:NoSchedule"]),
+    # Ready again, and the node lifecycle controller has not lifted its taint yet: still no pod there.
+    (node("True", ("node.kubernetes.io/not-ready", "NoSchedule")), ["tainted node.kubernetes.io/not-ready:NoSchedule"]),
+    (node("Unknown", ("node.kubernetes.io/unreachable", "NoExecute")),
+     ["tainted node.kubernetes.io/unreachable:NoExecute", "not Ready"]),
+    (node(None), ["not Ready"]),
+])
+def test_a_node_is_schedulable_only_ready_and_untainted(state, why):
+    assert unschedulable(state) == why

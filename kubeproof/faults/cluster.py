@@ -173,5 +173,11 @@ def condition(obj: dict, kind: str) -> str | None:
     return found.get("status") if found else None
 
 
+def unschedulable(node: dict) -> list[str]:
+    """Why no pod without tolerations can be scheduled on the node: taints, not Ready; [] when one can."""
+    return [f"tainted {t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []
+            if t.get("effect") in ("NoSchedule", "NoExecute")] + ["not Ready"] * (condition(node, "Ready") != "True")
+
+
 def has_taint(node: dict, key: str) -> bool:
     return any(t.get("key") == key for t in (node.get("spec") or {}).get("taints") or [])

@@ -22,7 +22,6 @@ SIZE = "1G"  # a few times what the scenario fills; mkfs -m 0 so df and statvfs 
 IMAGE = "/var/lib/kubeproof-nodefs.img"
 KUBELET_DIR = "/var/lib/kubelet"
 MOVED = "moved"
-CONDITION_TAINTS = "node.kubernetes.io/"  # not-ready, unreachable, disk-pressure...: a node's conditions as taints
 
 # The filesystem is made and mounted aside before the kubelet stops: a node image without
 # mkfs.ext4 or a host without loop devices leaves the node as it was. Once stopped, the kubelet
@@ -60,11 +59,12 @@ def give_own_filesystem(engine: str, container: str) -> bool:
 
 
 def wait_pods_back(api, node: str, since: datetime, say: Callable[[str], None], timeout: float = 240) -> None:
-    """Until the node is Ready without the taints of its conditions, and every pod bound to it runs
-    ready again in containers the kubelet started after since. Right after the move the API still
-    shows the statuses from before it (the kubelet has not reported yet): ready, and the node about
-    to turn NotReady while its CNI agent restarts. The node lifecycle controller lifts the
+    """Until the node is schedulable as scenarios judge it (Ready, untainted) and every pod bound to
+    it runs ready again in containers the kubelet started after since. Right after the move the API
+    still shows the statuses from before it (the kubelet has not reported yet): ready, and the node
+    about to turn NotReady while its CNI agent restarts. The node lifecycle controller lifts the
     not-ready taint only after the node reads Ready again: in between, no pod may be scheduled there."""
+    from ..faults.cluster import unschedulable
     from ..faults.waiting import wait_for
     from ..kube import client as kube_client
 
@@ -75,12 +75,8 @@ def wait_pods_back(api, node: str, since: datetime, say: Callable[[str], None], 
 
     def not_back() -> list[str]:
         state = kube_client.get_json(api, f"/api/v1/nodes/{node}") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in state.get("status", {}).get("conditions", []))
         pods = kube_client.get_json(api, "/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")]) or {}
-        tainted = [t["key"] for t in state.get("spec", {}).get("taints") or []
-                   if t.get("key", "").startswith(CONDITION_TAINTS)]
-        return ["node not Ready"] * (not ready) + [f"node tainted {key}" for key in tainted] + [
+        return [f"node {why}" for why in unschedulable(state)] + [
             f"pod {p['metadata']['name']} not running again" for p in pods.get("items") or []
             if not all(map(started_again, p.get("status", {}).get("containerStatuses") or [{}]))]
 
