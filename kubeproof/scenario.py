@@ -46,6 +46,7 @@ from .faults.journal import Journal
 from .faults.node import FaultError, NodeShell
 from .judge import history
 from .judge.cluster import history as cluster_history
+from .judge.cluster.objects import parse_time
 from .judge.node import history as node_history
 from .kube import client as kube_client
 from .kube.view import ClusterView
@@ -370,7 +371,7 @@ class Scenario:
         judgements += [cluster_history.seen_in_events(events, i, now, days) for i in ids]
         found = [{key: f[key] for key in ("where", "in", "reason", "sightings", "last")} | {"line": f["lines"][0]}
                  for j in judgements for f in j.offenders
-                 if f["last"] and datetime.fromisoformat(f["last"].replace("Z", "+00:00")) >= began]
+                 if f["last"] and parse_time(f["last"]) >= began]
         return found, unread
 
     def _verdict(self, step: int, what: str, judge: Callable[[], list[str]], *,

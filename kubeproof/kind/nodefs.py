@@ -66,12 +66,12 @@ def wait_pods_back(api, node: str, since: datetime, say: Callable[[str], None], 
     not-ready taint only after the node reads Ready again: in between, no pod may be scheduled there."""
     from ..faults.cluster import unschedulable
     from ..faults.waiting import wait_for
+    from ..judge.cluster.objects import parse_time
     from ..kube import client as kube_client
 
     def started_again(container: dict) -> bool:
-        started = (container.get("state", {}).get("running") or {}).get("startedAt")
-        return bool(container.get("ready") and started
-                    and datetime.fromisoformat(started.replace("Z", "+00:00")) >= since)
+        started = parse_time((container.get("state", {}).get("running") or {}).get("startedAt"))
+        return bool(container.get("ready") and started and started >= since)
 
     def not_back() -> list[str]:
         state = kube_client.get_json(api, f"/api/v1/nodes/{node}") or {}
