@@ -23,7 +23,7 @@ import yaml
 
 from kubeproof import kind
 from lab.cluster import AUDIT_LOG
-from lab.findings import EXPLAINED_NODE_SKIPS, FRESH_KIND_FAILS, HAPPENED_TESTS, LAB_PROFILE
+from lab.findings import EXPLAINED_NODE_SKIPS, HAPPENED_TESTS, LAB_PROFILE, fresh_kind_fails
 
 pytestmark = pytest.mark.live_cluster
 REPO = Path(__file__).resolve().parent.parent
@@ -162,7 +162,7 @@ def test_live_audit_judges_every_node_test_on_every_node(tmp_path: Path, access:
     found = results(document)
     assert [t for t, r in found.items() if r["outcome"] == "error"] == []
     assert_every_node_test_on(set(nodes()), found)
-    assert_fresh_kind_failures(found)
+    assert_fresh_kind_failures(found, server_version())
 
 
 def assert_every_node_test_on(names: set[str], found: dict[str, dict]) -> None:
@@ -178,11 +178,17 @@ def assert_every_node_test_on(names: set[str], found: dict[str, dict]) -> None:
                     (t, r["message"])
 
 
-def assert_fresh_kind_failures(found: dict[str, dict]) -> None:
-    """What fails is what kind leaves unhardened (selftest/lab/findings.py), each with its remediation."""
+def server_version(context: str | None = CONTEXT) -> str:
+    """The cluster's Kubernetes version, "v1.37.2"."""
+    return json.loads(kubectl("get", "--raw", "/version", context=context).stdout)["gitVersion"]
+
+
+def assert_fresh_kind_failures(found: dict[str, dict], kubernetes: str) -> None:
+    """What fails is what kind leaves unhardened on that Kubernetes version (selftest/lab/findings.py),
+    each with its remediation."""
     failed = {t: r for t, r in found.items() if r["outcome"] == "failed" and r["suite"] != "scenario"}
     hardening = {base_test(t) for t in failed if not t.startswith(HAPPENED_TESTS)}
-    assert hardening == FRESH_KIND_FAILS, {t: r["message"][:300] for t, r in failed.items()}
+    assert hardening == fresh_kind_fails(kubernetes), {t: r["message"][:300] for t, r in failed.items()}
     for test, r in failed.items():
         assert r["message"].strip() and "remediation" in r["message"], test
 

@@ -55,7 +55,7 @@ def test_plain_pytest_audits_a_throwaway_cluster_proves_every_scenario_and_delet
 
     assert_every_node_test_on({r["node"] for r in found.values() if r["suite"] == "node"}, found)
     assert len({r["node"] for r in found.values() if r["suite"] == "node"}) == 2  # kubeproof/kind/cluster.yaml's
-    assert_fresh_kind_failures(found)
+    assert_fresh_kind_failures(found, pins.DEFAULT.kubernetes)  # the lab's node image, KUBEPROOF_KIND_IMAGE
 
     proven = {t: r for t, r in found.items() if r["suite"] == "scenario"}
     assert sorted({t.split("[")[0] for t in proven}) == sorted(scenario_tests()), out  # each, none skipped

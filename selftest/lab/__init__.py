@@ -1,1 +1,2 @@
-"""The lab: a real Kubernetes v1.32 cluster of kind nodes, built offline from pinned sources (docs/lab.md)."""
+"""The lab: real Kubernetes clusters (the newest and the oldest supported minor) of kind nodes on
+containerd 2, built offline from pinned sources (docs/lab.md)."""

@@ -21,30 +21,36 @@ def kubeconfig(name: str = pins.CLUSTER) -> Path:
     return pins.CACHE / ("kubeconfig" if name == pins.CLUSTER else f"kubeconfig-{name}")
 
 
-PATH_DIR = pins.CACHE / "path"     # only what users of the lab call: kubectl, kind, crictl
 CLUSTER_CONFIG = Path(__file__).resolve().parents[2] / "kubeproof" / "kind" / "cluster.yaml"
 WORKERS = 2
 
 
-def environment() -> dict[str, str]:
-    """What a shell needs to use the lab: kubectl and kind on PATH, kind on podman, the node image."""
-    PATH_DIR.mkdir(parents=True, exist_ok=True)
-    for name in ("kubectl", "kind", "crictl"):
-        link = PATH_DIR / name
+def _path_dir(release: pins.Release) -> Path:
+    """What users of the lab call (kubectl, kind, crictl); kubectl of the release, within its skew."""
+    path_dir = pins.CACHE / "path" / release.kubernetes
+    path_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in (("kubectl", release.bin / "kubectl"), ("kind", pins.BIN / "kind"),
+                         ("crictl", pins.BIN / "crictl")):
+        link = path_dir / name
         if not link.is_symlink():
-            link.symlink_to(pins.BIN / name)
-    return {**podman.env(), "KUBEPROOF_KIND_IMAGE": pins.NODE_IMAGE, "KUBEPROOF_PROBE_IMAGE": pins.BUSYBOX_IMAGE,
+            link.symlink_to(target)
+    return path_dir
+
+
+def environment(release: pins.Release = pins.DEFAULT) -> dict[str, str]:
+    """What a shell needs to use the lab: kubectl and kind on PATH, kind on podman, the node image."""
+    return {**podman.env(), "KUBEPROOF_KIND_IMAGE": release.node_image, "KUBEPROOF_PROBE_IMAGE": pins.BUSYBOX_IMAGE,
             "KUBEPROOF_TOOLS_IMAGE": pins.TOOLS_IMAGE,
-            "PATH": f"{PATH_DIR}:{os.environ.get('PATH', '')}"}
+            "PATH": f"{_path_dir(release)}:{os.environ.get('PATH', '')}"}
 
 
-def run_env() -> dict[str, str]:
-    return {**os.environ, **environment()}
+def run_env(release: pins.Release = pins.DEFAULT) -> dict[str, str]:
+    return {**os.environ, **environment(release)}
 
 
-def exports(extra: dict[str, str] | None = None) -> str:
-    values = {**environment(), **(extra or {})}
-    values["PATH"] = f"{PATH_DIR}:$PATH"
+def exports(release: pins.Release = pins.DEFAULT, extra: dict[str, str] | None = None) -> str:
+    values = {**environment(release), **(extra or {})}
+    values["PATH"] = f"{_path_dir(release)}:$PATH"
     return "; ".join(f"export {key}={value if key == 'PATH' else shlex.quote(value)}"
                      for key, value in values.items())
 
@@ -71,28 +77,62 @@ apiServer:
 """
 
 
-def _config(path: Path) -> bool:
+# On a release with the kubelet's drop-in directory GA (1.35), the lab's workers prove that
+# kubeproof judges what the kubelet runs, not only its --config file (docs/lab.md):
+# the first worker keeps kubeadm's --config and gets its eviction settings from a drop-in; the
+# second runs on drop-ins alone (its kubeadm config moved into the directory, no --config).
+EVICTION_DROP_IN = "50-kubeproof-lab-eviction.conf"
+EVICTION_DROP_IN_TEXT = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                         "evictionHard:\n  memory.available: 200Mi\n")
+DROP_INS_ONLY_UNIT = "/etc/systemd/system/kubelet.service.d/30-kubeproof-lab-drop-ins-only.conf"
+
+
+def _cache_file(name: str, text: str) -> Path:
+    """A file for the nodes to mount, in the cache rather than the checkout: the config (and so the
+    cluster) is the same whichever checkout runs `up`."""
+    path = pins.CACHE / "mounts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def _config(path: Path, release: pins.Release) -> bool:
     """Write kubeproof's own kind config with two workers and the audit log; True if it changed."""
     config = yaml.safe_load(CLUSTER_CONFIG.read_text())
     control_planes = [n for n in config["nodes"] if n.get("role") != "worker"]
     worker = next((n for n in config["nodes"] if n.get("role") == "worker"), {"role": "worker"})
-    # From the cache, not the checkout: the config (and so the cluster) is the same whichever
-    # checkout runs `up`.
-    policy_dir = pins.CACHE / "audit"
-    policy_dir.mkdir(parents=True, exist_ok=True)
-    policy = (pins.FILES / "audit-policy.yaml").read_text()
-    if not (policy_dir / "audit-policy.yaml").exists() or (policy_dir / "audit-policy.yaml").read_text() != policy:
-        (policy_dir / "audit-policy.yaml").write_text(policy)
+    policy = _cache_file("audit/audit-policy.yaml", (pins.FILES / "audit-policy.yaml").read_text())
     for node in control_planes:
         node.setdefault("extraMounts", []).append(
-            {"hostPath": str(policy_dir), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
-    config["nodes"] = control_planes + [dict(worker) for _ in range(WORKERS)]
+            {"hostPath": str(policy.parent), "containerPath": "/etc/kubernetes/lab-audit", "readOnly": True})
+    workers = [dict(worker) for _ in range(WORKERS)]
+    if nodeimage.has_drop_in_dir(release):
+        eviction = _cache_file(EVICTION_DROP_IN, EVICTION_DROP_IN_TEXT)
+        workers[0]["extraMounts"] = [*worker.get("extraMounts", []), {
+            "hostPath": str(eviction), "containerPath": f"{nodeimage.DROP_IN_DIR}/{EVICTION_DROP_IN}", "readOnly": True}]
+    config["nodes"] = control_planes + workers
     config.setdefault("kubeadmConfigPatches", []).append(AUDIT_PATCH)
     # A new node image means a new cluster: the recipe is part of what `up` compares.
-    text = f"# node image {pins.NODE_IMAGE}, recipe {nodeimage.current_recipe()}\n" + yaml.safe_dump(config, sort_keys=False)
+    text = (f"# node image {release.node_image}, recipe {nodeimage.current_recipe(release)}\n"
+            + yaml.safe_dump(config, sort_keys=False))
     changed = not path.exists() or path.read_text() != text
     path.write_text(text)
     return changed
+
+
+def _drop_ins_only(name: str, release: pins.Release) -> None:
+    """The second worker's kubelet: its kubeadm config becomes a drop-in and --config goes."""
+    if not nodeimage.has_drop_in_dir(release):
+        return
+    node = f"{name}-worker2"
+    script = (f"set -e; [ -f {DROP_INS_ONLY_UNIT} ] && exit 0; "
+              f"mv /var/lib/kubelet/config.yaml {nodeimage.DROP_IN_DIR}/00-kubeadm.conf; "
+              # 10-kubeadm.conf passes --config in KUBELET_CONFIG_ARGS; a later drop-in empties it.
+              f"printf '[Service]\\nEnvironment=KUBELET_CONFIG_ARGS=\\n' > {DROP_INS_ONLY_UNIT}; "
+              "systemctl daemon-reload; systemctl restart kubelet")
+    subprocess.run(["podman", "exec", node, "sh", "-c", script], env=run_env(release), check=True,
+                   capture_output=True, text=True)
 
 
 # Every node's kubelet, containerd and their pods share the host's inotify limits (one user
@@ -112,8 +152,8 @@ def prepare_host() -> None:
     allow_pod_traffic()
 
 
-def _healthy(name: str) -> bool:
-    return kubectl(name, "get", "--raw", "/readyz", timeout=20).returncode == 0
+def _healthy(release: pins.Release, name: str) -> bool:
+    return kubectl(release, name, "get", "--raw", "/readyz", timeout=20).returncode == 0
 
 
 def kind(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -129,20 +169,20 @@ def clusters() -> list[str]:
     return kind("get", "clusters").stdout.split()
 
 
-def kubectl(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([str(pins.BIN / "kubectl"), f"--kubeconfig={kubeconfig(name)}", *args], env=run_env(),
+def kubectl(release: pins.Release, name: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([str(release.bin / "kubectl"), f"--kubeconfig={kubeconfig(name)}", *args], env=run_env(release),
                           capture_output=True, text=True, timeout=timeout)
 
 
-def create(name: str = pins.CLUSTER) -> None:
+def create(release: pins.Release, name: str) -> None:
     config = pins.CACHE / f"cluster-{name}.yaml"
-    changed = _config(config)
+    changed = _config(config, release)
     if name in clusters():
         # A machine that ended its session kills the nodes' processes but podman still lists them
         # as running: the export then fails ("cannot exec in a stopped container").
         exported = kind("export", "kubeconfig", "--name", name, "--kubeconfig", str(kubeconfig(name)),
                         check=False).returncode == 0
-        if exported and not changed and _healthy(name):
+        if exported and not changed and _healthy(release, name):
             say(f"cluster {name} exists; reusing it")
             prepare_host()
             return
@@ -155,8 +195,8 @@ def create(name: str = pins.CLUSTER) -> None:
     for attempt in (1, 2):
         # kind's own progress goes to the terminal: a person sees which step it is in.
         result = subprocess.run([str(pins.BIN / "kind"), "create", "cluster", "--name", name, "--config", str(config),
-                                 "--image", pins.NODE_IMAGE, "--kubeconfig", str(kubeconfig(name)), "--wait", "5m",
-                                 "--retain"], env=run_env(), text=True)
+                                 "--image", release.node_image, "--kubeconfig", str(kubeconfig(name)), "--wait", "5m",
+                                 "--retain"], env=run_env(release), text=True)
         if result.returncode == 0:
             break
         _diagnose(name)
@@ -164,6 +204,7 @@ def create(name: str = pins.CLUSTER) -> None:
         if attempt == 2:
             raise SystemExit(f"lab: kind create cluster {name} failed twice (exit {result.returncode}); see above")
         say("kind create failed; the control plane's kubelet said the above; trying once more")
+    _drop_ins_only(name, release)
     say(f"cluster {name} created in {time.monotonic() - started:.0f} s")
 
 
@@ -197,12 +238,13 @@ def _diagnose(name: str) -> None:
     print(out.stdout + out.stderr, file=sys.stderr)
 
 
-def wait_ready(name: str = pins.CLUSTER, timeout: float = 300) -> None:
+def wait_ready(release: pins.Release, name: str, timeout: float = 300) -> None:
     """Every node Ready and every kube-system pod running: what an audit of a new cluster expects."""
     deadline = time.monotonic() + timeout
     while True:
-        nodes = json.loads(kubectl(name, "get", "nodes", "-o", "json").stdout or '{"items": []}')["items"]
-        pods = json.loads(kubectl(name, "get", "pods", "-n", "kube-system", "-o", "json").stdout or '{"items": []}')["items"]
+        nodes = json.loads(kubectl(release, name, "get", "nodes", "-o", "json").stdout or '{"items": []}')["items"]
+        pods = json.loads(kubectl(release, name, "get", "pods", "-n", "kube-system", "-o", "json").stdout
+                          or '{"items": []}')["items"]
         not_ready = [n["metadata"]["name"] for n in nodes
                      if not any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))]
         not_running = [p["metadata"]["name"] for p in pods if p.get("status", {}).get("phase") != "Running"]

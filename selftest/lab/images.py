@@ -26,10 +26,9 @@ STRIP = ("var/lib/apt/lists", "var/cache/apt", "usr/share/doc", "usr/share/local
          "usr/share/info")
 
 ROOTFS_PACKAGES = {
-    # kind's base image (images/base/Dockerfile) with Debian's containerd, runc and CNI plugins
-    # in place of the ones kind builds from GitHub sources.
-    "node": ("systemd", "systemd-sysv", "dbus", "containerd", "runc", "containernetworking-plugins",
-             "conntrack", "iptables", "nftables", "iproute2", "ethtool", "util-linux", "mount",
+    # kind's base image (images/base/Dockerfile); containerd, runc and the CNI plugins are the
+    # lab's builds of kind's own pins (nodeimage.py), libseccomp2 is what runc links.
+    "node": ("systemd", "systemd-sysv", "dbus", "conntrack", "iptables", "nftables", "iproute2", "ethtool", "util-linux", "mount",
              "kmod", "libseccomp2", "pigz", "bash", "ca-certificates", "curl", "jq", "procps",
              "openssl", "psmisc", "e2fsprogs"),
     # kube-proxy's, the lab CNI's and the scenarios' userland: iptables for the proxy, ip for
@@ -110,13 +109,9 @@ def write_archive(image: Image, out: Path) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def _bin(name: str) -> Path:
-    return pins.BIN / name
-
-
-def _control_plane(name: str) -> Image:
-    return Image(f"registry.k8s.io/{name}:{pins.KUBERNETES}", [f"/usr/local/bin/{name}"],
-                 {f"/usr/local/bin/{name}": _bin(name)})
+def _control_plane(release: pins.Release, name: str) -> Image:
+    return Image(f"registry.k8s.io/{name}:{release.kubernetes}", [f"/usr/local/bin/{name}"],
+                 {f"/usr/local/bin/{name}": release.bin / name})
 
 
 def _busybox_links() -> dict[str, str]:
@@ -124,33 +119,33 @@ def _busybox_links() -> dict[str, str]:
     return {f"/bin/{applet}": "busybox" for applet in applets if applet != "busybox"}
 
 
-def images() -> list[Image]:
-    """Every image a lab node holds: kubeadm's list, the lab CNI's and the scenarios'."""
+def images(release: pins.Release) -> list[Image]:
+    """Every image a lab node of this release holds: kubeadm's list, the lab CNI's and the scenarios'."""
     return [
-        *(_control_plane(n) for n in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
+        *(_control_plane(release, n) for n in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
         # kube-proxy programs iptables: it needs the userland beside it, as upstream's image has.
-        Image(f"registry.k8s.io/kube-proxy:{pins.KUBERNETES}", ["/usr/local/bin/kube-proxy"],
-              {"/usr/local/bin/kube-proxy": _bin("kube-proxy")}, base="tools"),
-        Image(f"registry.k8s.io/etcd:{pins.ETCD}", ["/usr/local/bin/etcd"],
-              {"/usr/local/bin/etcd": _bin("etcd")}),
-        Image(f"registry.k8s.io/coredns/coredns:{pins.COREDNS}", ["/coredns"], {"/coredns": _bin("coredns")}),
-        Image(f"registry.k8s.io/pause:{pins.PAUSE}", ["/pause"], {"/pause": _bin("pause")}),
-        Image(pins.TOOLS_IMAGE, [], {"/usr/local/bin/kubectl": _bin("kubectl")}, base="tools", cmd=["sh"]),
+        Image(f"registry.k8s.io/kube-proxy:{release.kubernetes}", ["/usr/local/bin/kube-proxy"],
+              {"/usr/local/bin/kube-proxy": release.bin / "kube-proxy"}, base="tools"),
+        Image(f"registry.k8s.io/etcd:{release.etcd}", ["/usr/local/bin/etcd"],
+              {"/usr/local/bin/etcd": release.bin / "etcd"}),
+        Image(f"registry.k8s.io/coredns/coredns:{release.coredns}", ["/coredns"], {"/coredns": release.bin / "coredns"}),
+        Image(f"registry.k8s.io/pause:{release.pause}", ["/pause"], {"/pause": release.bin / "pause"}),
+        Image(pins.TOOLS_IMAGE, [], {"/usr/local/bin/kubectl": release.bin / "kubectl"}, base="tools", cmd=["sh"]),
         Image(pins.BUSYBOX_IMAGE, [], {"/bin/busybox": Path(shutil.which("busybox") or "/bin/busybox")},
               links=_busybox_links(), cmd=["sh"]),
     ]
 
 
-def component_refs() -> list[str]:
-    return [image.ref for image in images()]
+def component_refs(release: pins.Release) -> list[str]:
+    return [image.ref for image in images(release)]
 
 
-def ensure_archives() -> list[Path]:
+def ensure_archives(release: pins.Release) -> list[Path]:
     """The image archives, rewritten when a binary or rootfs behind them changed."""
     out_dir = pins.CACHE / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     archives = []
-    for image in images():
+    for image in images(release):
         inputs = [*image.files.values(), *([rootfs(image.base)] if image.base else [])]
         key = hashlib.sha256(json.dumps([image.ref, image.entrypoint, image.cmd, sorted(image.links),
                                          [f"{p}:{p.stat().st_mtime_ns}" for p in inputs]]).encode()).hexdigest()[:12]
