@@ -31,15 +31,31 @@ from .target import resolve as resolve_target
 
 Say = Callable[[str], None]
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
+AS_OF_YEARS = 100
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # no Kubernetes object is older
 
 
 def parse_as_of(text: str) -> datetime:
     """--as-of: a date (midnight UTC) or an ISO 8601 time; without a zone, UTC."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def judged_as_of(as_of: datetime, since: datetime | None, what: str) -> datetime:
+    """The moment --as-of judges at, checked against the one the target stands for (`since`: the
+    dump's date, now, or None when a dump does not say): a day before it would judge objects before
+    they existed (certificates "not yet valid"); more than AS_OF_YEARS after it means nothing and
+    overflows date arithmetic. A moment earlier on the day of `since` is `since`: `--as-of` today is now."""
+    floor = since or EARLIEST
+    if as_of.date() < floor.date():
+        raise KubeproofError(f"--as-of {as_of.date().isoformat()} is before {what} ({floor.strftime(STAMP)}): "
+                             "kubeproof judges what breaks from then on")
+    if as_of.year > (since or datetime.now(timezone.utc)).year + AS_OF_YEARS:
+        raise KubeproofError(f"--as-of {as_of.date().isoformat()} is more than {AS_OF_YEARS} years ahead")
+    return max(as_of, floor)
 
 
 class Audit:
@@ -64,6 +80,8 @@ class Audit:
         """Resolve target and inventory once. Raises KubeproofError with a one-line message."""
         profile = profiles.load(profile_path)
         as_of = parse_as_of(options.as_of) if options.as_of else None
+        if as_of and not options.from_dump:  # checked before a kind cluster may be created
+            as_of = judged_as_of(as_of, datetime.now(timezone.utc), "now")
         workdir = Path(tempfile.mkdtemp(prefix="kubeproof-"))
         session = secrets.token_hex(3)
         audit = cls(options=options, profile=profile, target=Target("local", "localhost"),
@@ -72,6 +90,11 @@ class Audit:
         audit.progress = say
         try:
             audit.target = resolved = resolve_target(options, workdir, say)
+            if resolved.mode == "dump":
+                dump = dumps.open_dump(resolved.dump)
+                dump.check()
+                since = _dump_date(dump)
+                audit.as_of = as_of and judged_as_of(as_of, since, "the dump's date" if since else "1970")
             if resolved.created and not options.keep_cluster:
                 audit._cleanups.insert(0, lambda: _delete_kind(resolved, say))
             elif resolved.created:
@@ -129,6 +152,7 @@ class Audit:
             "options": dataclasses.asdict(self.options), "profile": dict(self.profile),
             "target": self.target.as_dict(), "nodes": [n.as_dict() for n in self.nodes],
             "workdir": str(self.workdir), "session": self.session, "node_timeout": self.node_timeout,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
         }
 
     @classmethod
@@ -138,7 +162,7 @@ class Audit:
                    profile=profiles.Profile(data["profile"]), target=Target.from_dict(data["target"]),
                    nodes=[NodeRef.from_dict(n) for n in data["nodes"]], workdir=Path(data["workdir"]),
                    session=data["session"], node_timeout=data["node_timeout"],
-                   as_of=parse_as_of(options.as_of) if options.as_of else None)
+                   as_of=datetime.fromisoformat(data["as_of"]) if data["as_of"] else None)
 
     # -- what tests read ------------------------------------------------------------------
 
@@ -258,6 +282,13 @@ def _checked_live_target(target: Target) -> Target:
     kube_client.check_reachable(api, context)
     cluster = target.kind_cluster or kind.cluster_of_context(context)
     return dataclasses.replace(target, context=context, name=context, kind_cluster=cluster)
+
+
+def _dump_date(dump: dumps.Dump) -> datetime | None:
+    try:
+        return dump.now()
+    except Unavailable:  # a kubectl dump without Nodes does not say when it was taken
+        return None
 
 
 def _delete_kind(target: Target, say: Say) -> None:

@@ -24,7 +24,7 @@ from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
 from .report import document, html, markdown
 from .report.records import Collector, node_param, test_data
-from .target import HELP, NODE_ACCESS, Options, disruptive_refusal
+from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .verdict import Verdict
 
 SUITES = ("node", "cluster", "scenario")
@@ -35,6 +35,8 @@ OFFLINE = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[Collector]()
 REPORT_DIR = pytest.StashKey[Path | None]()
 SUITE = pytest.StashKey[str | None]()  # an item's suite, decided once at collection
+GATE = pytest.StashKey[str]()  # what --fail-on decided, said in the summary
+INCOMPLETE = pytest.StashKey[str | None]()  # "interrupted after N of M tests", None for a whole run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,7 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("kubeproof_suites", type="linelist", default=[],
                   help="kubeproof suite directories relative to the rootdir, as DIR:KIND with KIND "
                        "one of node, cluster, scenario")
-    group.addoption("--node-timeout", type=float, default=120, metavar="SECONDS", help=HELP["node_timeout"])
+    group.addoption("--node-timeout", type=positive_seconds, default=120, metavar="SECONDS", help=HELP["node_timeout"])
     group.addoption("--fail-on", choices=catalogs.SEVERITIES, default="minor", metavar="SEVERITY",
                     help="exit non-zero only for failures of this severity or worse "
                          f"({', '.join(catalogs.SEVERITIES)}; default minor: any failure)")
@@ -166,6 +168,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     options = _options(config)
     try:
+        check_writable(_report_base(config), "--report-dir")
         audit = Audit.start(options, profile_path=config.getoption("profile"),
                             want_nodes=bool(suites & {"node", "scenario"}),
                             probe_image=config.getoption("probe_image"),
@@ -322,7 +325,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if any(True for _ in item.iter_markers("failure")):
         evidence = item.stash.get(EVIDENCE, {}) if report.when == "call" or not report.passed else {}
         report.kubeproof = test_data(item, item.stash.get(SUITE, None), evidence)
+        if report.when == "call" and report.failed and not call.excinfo.errisinstance(FINDINGS):
+            report.kubeproof["unjudged"] = True
+            report.longrepr = _unjudged(call.excinfo)
     return report
+
+
+# What a test raises to report a finding: the verdict's pytest.fail, or a plain assert.
+FINDINGS = (pytest.fail.Exception, AssertionError)
+
+
+def _unjudged(excinfo: pytest.ExceptionInfo) -> str:
+    """Any other exception means the input held a value the judge could not take: the test errors,
+    saying so, and its failure id is not reported as failing."""
+    where = excinfo.traceback[-1]
+    return (f"cannot judge this input: {excinfo.typename}: {' '.join(str(excinfo.value).split())} "
+            f"(at {Path(where.path).name}:{where.lineno + 1}); no verdict, not a finding")
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if report.when == "call" and (getattr(report, "kubeproof", None) or {}).get("unjudged"):
+        return "error", "E", "ERROR"
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -338,6 +362,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
               and _severity(r.failure_ids) <= catalogs.SEVERITIES.index(fail_on)]
     if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not gating:
         session.exitstatus = pytest.ExitCode.OK
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        config.stash[GATE] = _gate_line(results, gating, fail_on)
+    ran, of = len(config.stash[RESULTS].finished), session.testscollected
+    incomplete = None
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED or ran < of:
+        how = "interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "stopped"
+        incomplete = f"{how} after {ran} of {of} tests"
+    config.stash[INCOMPLETE] = incomplete
     audit = config.stash.get(AUDIT, None)
     target = None
     if audit is not None:
@@ -345,16 +377,39 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                   "context": audit.target.context, "description": audit.target.describe()}
     doc = document.build(results, target=target, gate={
         "fail_on": fail_on, "exit_status": int(session.exitstatus),
-        "failing": sorted({i for r in gating for i in r.failure_ids})})
+        "failing": sorted({i for r in gating for i in r.failure_ids})}, incomplete=incomplete)
     # Rendered before the directory exists, so a failure cannot leave an empty one behind.
     files = {"audit.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str),
              "audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
-    base = Path(config.getoption("report_dir") or config.rootpath / "reports")
-    directory = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (directory / name).write_text(text, encoding="utf-8")
+    directory = _report_base(config) / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+    except OSError as exc:  # checked writable at the start; a disk may still fill up
+        _say(config)(f"kubeproof: could not write the audit report to {directory}: {exc.strerror or exc}")
+        return
     config.stash[REPORT_DIR] = directory
+
+
+def _report_base(config: pytest.Config) -> Path:
+    return Path(config.getoption("report_dir") or config.rootpath / "reports")
+
+
+def _gate_line(results: list, gating: list, fail_on: str) -> str:
+    """What the --fail-on gate decided and why, for the console."""
+    if gating:
+        ids = sorted({i for r in gating for i in r.failure_ids})
+        return (f"gate: failed ({len(gating)} failing test{'s' * (len(gating) != 1)} at {fail_on} severity "
+                f"or worse: {', '.join(ids)})")
+    below = Counter(catalogs.SEVERITIES[_severity(r.failure_ids)] for r in results
+                    if r.outcome in ("failed", "error"))
+    if not below:
+        return "gate: passed (nothing failed)"
+    said = " and ".join(f"{n} {severity}-severity" for severity, n in sorted(
+        below.items(), key=lambda pair: catalogs.SEVERITIES.index(pair[0])))
+    total = sum(below.values())
+    return f"gate: passed ({said} failure{'s' * (total != 1)} below --fail-on={fail_on})"
 
 
 def _severity(failure_ids: list[str]) -> int:
@@ -370,6 +425,10 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for suite, why in config.stash[SKIP_REASONS].items():
         if reasons[why]:
             terminalreporter.write_line(f"kubeproof: {reasons[why]} {suite} tests skipped: {why}")
+    for line in (config.stash.get(INCOMPLETE, None) and f"INCOMPLETE: {config.stash[INCOMPLETE]}",
+                 config.stash.get(GATE, None)):
+        if line:
+            terminalreporter.write_line(f"kubeproof: {line}")
     directory = config.stash.get(REPORT_DIR, None)
     if directory is not None:
         terminalreporter.write_line(f"kubeproof: audit report {directory / 'audit.html'} (also .json, .md)")

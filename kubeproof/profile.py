@@ -17,6 +17,10 @@ DEFAULTS_FILE = Path(__file__).with_name("profile.yaml")
 NOT_MINIMUMS = {"fs.file-nr", "net.netfilter.nf_conntrack_count", "net.ipv4.ip_local_port_range"}
 # A window of 0 days or a cap of 0 bytes would read nothing and pass as "never happened".
 AT_LEAST_ONE = {"history_days", "history_max_bytes"}
+# The most a threshold can mean, by unit: judges add a period to dates that end in year 9999, and a
+# percentage past 100 never holds. Other numbers are counts and sizes, 64-bit in the kernel.
+UNIT_MOST = {"_days": 36_500, "_hours": 876_000, "_minutes": 52_560_000, "_percent": 100}
+NUMBER_MOST = 2**63 - 1
 
 
 def _gathered_sysctls() -> set[str]:
@@ -37,8 +41,8 @@ class Profile(dict):
 def _read(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise KubeproofError(f"cannot read profile {path}: {exc}".splitlines()[0]) from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
+        raise KubeproofError(f"cannot read profile {path}: {' '.join(str(exc).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -49,9 +53,12 @@ def _read(path: Path) -> dict:
 def _check_number(path: Path, key: str, value: Any, default: int | float) -> None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     least = 1 if key in AT_LEAST_ONE else 0
-    if not number or (isinstance(default, int) and not isinstance(value, int)) or value < least:
-        kind = "a whole number" if isinstance(default, int) else "a number"
+    most = next((m for unit, m in UNIT_MOST.items() if key.endswith(unit)), NUMBER_MOST)
+    kind = "a whole number" if isinstance(default, int) else "a number"
+    if not number or (isinstance(default, int) and not isinstance(value, int)) or not value >= least:
         raise KubeproofError(f"profile {path}: {key} must be {kind} >= {least}, got {value!r}")
+    if value > most:
+        raise KubeproofError(f"profile {path}: {key} must be {kind} <= {most}, got {value!r}")
 
 
 def _merge(defaults: dict, overrides: dict, path: Path) -> dict:

@@ -5,7 +5,12 @@ Resolved once, in the pytest controller (or the CLI); the result is plain data h
 
 from __future__ import annotations
 
+import argparse
+import math
 import secrets
+import shutil
+import tempfile
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -100,9 +105,49 @@ def _check_exclusive(opts: Options) -> None:
         raise KubeproofError(f"--node-access must be one of {', '.join(NODE_ACCESS)}")
 
 
+def _check_hosts(hosts: tuple[str, ...]) -> None:
+    """Each --hosts URL names a host through a transport whose client is installed."""
+    from .nodes.transport import SUPPORTED_SCHEMES
+
+    for url in hosts:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            parts.port  # raises on a port that is not a number in range
+            host = parts.netloc.rpartition("@")[2]
+        except ValueError:
+            host = ""
+        if parts.scheme not in SUPPORTED_SCHEMES or (parts.scheme != "local" and not host):
+            raise KubeproofError(f"--hosts {url!r} is not a host URL: write SCHEME://HOST with SCHEME one of "
+                                 f"{', '.join(s for s in SUPPORTED_SCHEMES if s != 'local')}, or local://")
+        if parts.scheme != "local" and shutil.which(parts.scheme) is None:
+            raise KubeproofError(f"--hosts {url}: {parts.scheme} is not installed (its client reaches the host)")
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type for timeouts: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def check_writable(directory: Path, what: str) -> None:
+    """Create directory if needed and write a file in it, so a run that could not keep its output
+    stops before it starts (as root, permission bits alone would say yes)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        raise KubeproofError(f"{what} {directory}: cannot write there ({exc.strerror or exc})") from None
+
+
 def resolve(opts: Options, workdir: Path, say: Callable[[str], None]) -> Target:
     """Decide the target; may create a kind cluster (the only side effect), announced through say."""
     _check_exclusive(opts)
+    _check_hosts(opts.hosts)
     if opts.from_dump:
         directory = Path(opts.from_dump)
         if not directory.is_dir():
@@ -117,6 +162,9 @@ def resolve(opts: Options, workdir: Path, say: Callable[[str], None]) -> Target:
         return Target("hosts", ",".join(opts.hosts), hosts=opts.hosts,
                       why_no_cluster="--hosts audits the given hosts only")
     if opts.kind_cluster:
+        why_not = kind.available()
+        if why_not:
+            raise KubeproofError(f"--kind-cluster {opts.kind_cluster}: {why_not}")
         kubeconfig = workdir / "kubeconfig"
         kind.write_kubeconfig(opts.kind_cluster, kubeconfig)
         return Target("kind", opts.kind_cluster, kubeconfig=str(kubeconfig),

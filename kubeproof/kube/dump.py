@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import KubeproofError, Unavailable
-from .kinds import KINDS, Kind, kind_named
+from .kinds import BY_NAME, KINDS, Kind, kind_named
 from .serving import ServingCertificate
 
 METADATA_FILE = "kubeproof-dump.json"
@@ -51,21 +51,41 @@ def storage_key(item: dict) -> str:
 
 
 def _load(path: Path):
+    """The file's data; KubeproofError naming the file and the byte offset where it stops making sense."""
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
         if path.suffix == ".yaml":
             return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         return json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise KubeproofError(f"cannot read dump file {path}: {' '.join(str(exc).split())}") from None
+    except OSError as exc:
+        raise KubeproofError(f"cannot read dump file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise KubeproofError(f"dump file {path} is corrupt at byte {exc.start}: not UTF-8") from None
+    except (ValueError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = exc.pos if isinstance(exc, json.JSONDecodeError) else mark.index if mark else None
+        where = f" at byte {len(text[:at].encode())}" if at is not None else ""
+        reason = getattr(exc, "msg", None) or getattr(exc, "problem", None) or exc
+        raise KubeproofError(f"dump file {path} is corrupt{where} (of {len(raw)}): "
+                             f"{' '.join(str(reason).split())}") from None
 
 
-def _items_of(path: Path) -> list[dict]:
+def _items_of(path: Path, kind: Kind) -> list[dict]:
+    """The items of one List file, each checked to be an object of the kind the file claims."""
     data = _load(path)
     # kubectl cluster-info dump writes an empty list as "items": null (Go's nil slice).
-    if not isinstance(data, dict) or "items" not in data or not isinstance(data["items"], (list, type(None))):
+    if not isinstance(data, dict) or not isinstance(data.get("items", ()), (list, type(None))):
         raise KubeproofError(f"dump file {path} is not a Kubernetes List (no items)")
-    return data["items"] or []
+    if data.get("kind") not in ("List", f"{kind.kind}List"):
+        raise KubeproofError(f"dump file {path} holds a {data.get('kind')!r}, not a List of {kind.kind}")
+    items = data["items"] or []
+    for number, item in enumerate(items):
+        # A List's items may omit apiVersion and kind (kubectl prints them so), never claim another.
+        if not (isinstance(item, dict) and isinstance(item.get("metadata"), dict)
+                and isinstance(item["metadata"].get("name"), str) and item.get("kind", kind.kind) == kind.kind):
+            raise KubeproofError(f"dump file {path}: item {number} is not a {kind.kind} with a name")
+    return items
 
 
 @dataclass
@@ -86,7 +106,17 @@ class Dump:
             why = self.missing_why.get(kind.name)
             raise Unavailable(f"the dump {self.directory} does not contain {kind.name}"
                               + (f" ({why} when it was written)" if why else ""))
-        return [item for path in self.files[kind.name] for item in _items_of(path)]
+        return [item for path in self.files[kind.name] for item in _items_of(path, kind)]
+
+    def check(self) -> None:
+        """Read every file once, so a corrupt one stops the run before any test: half a dump is
+        never judged. KubeproofError names the first bad file."""
+        for name, paths in self.files.items():
+            for path in paths:
+                _items_of(path, kind_named(name))
+        if self.files.get("nodes"):
+            self.now()
+        read_node_facts(self.directory)
 
     def now(self) -> datetime:
         """When the dump was taken: recorded by kubeproof; for a kubectl dump the newest Node
@@ -94,9 +124,12 @@ class Dump:
         """
         if self.created:
             return self.created
-        beats = [datetime.strptime(c["lastHeartbeatTime"], TIME_FORMAT).replace(tzinfo=timezone.utc)
-                 for node in self.items(kind_named("nodes"))
-                 for c in (node.get("status") or {}).get("conditions") or [] if c.get("lastHeartbeatTime")]
+        try:
+            beats = [_time(c["lastHeartbeatTime"]) for node in self.items(kind_named("nodes"))
+                     for c in (node.get("status") or {}).get("conditions") or [] if c.get("lastHeartbeatTime")]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise KubeproofError(f"the dump {self.directory} has a Node whose status conditions or "
+                                 f"lastHeartbeatTime are not what the API writes: {exc}") from None
         written = datetime.fromtimestamp(self.files["nodes"][0].stat().st_mtime, timezone.utc)
         return max(beats, default=written)
 
@@ -110,20 +143,38 @@ class Dump:
         return ServingCertificate.from_dict(self.serving)
 
 
+def _time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+# The description's fields and the types a dump kubeproof wrote gives them.
+_META_TYPES = {"formatVersion": int, "context": (str, type(None)), "created": str, "kinds": list,
+               "unavailable": (dict, type(None)), "servingCertificate": (dict, type(None))}
+
+
 def _open_kubeproof(directory: Path) -> Dump:
-    meta = _load(directory / METADATA_FILE)
+    path = directory / METADATA_FILE
+    meta = _load(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise KubeproofError(f"{directory / METADATA_FILE} is not a kubeproof dump description")
-    if meta.get("formatVersion", 0) > FORMAT_VERSION:
+        raise KubeproofError(f"{path} is not a kubeproof dump description")
+    wrong = [key for key, types in _META_TYPES.items() if not isinstance(meta.get(key), types)]
+    unknown = [name for name in meta.get("kinds") or [] if name not in BY_NAME]
+    if wrong or unknown:
+        raise KubeproofError(f"{path} is corrupt: " + ", ".join(
+            [f"{key} is {type(meta.get(key)).__name__}" for key in wrong] + [f"unknown kind {n!r}" for n in unknown]))
+    if meta["formatVersion"] > FORMAT_VERSION:
         raise KubeproofError(f"the dump {directory} has format version {meta['formatVersion']}; "
                              f"this kubeproof reads up to {FORMAT_VERSION}: upgrade kubeproof")
+    try:
+        created = _time(meta["created"])
+    except ValueError:
+        raise KubeproofError(f"{path} is corrupt: created {meta['created']!r} is not a time") from None
     of = f" of context {meta['context']}" if meta.get("context") else ""
-    return Dump(directory, f"dump {directory} (kubeproof{of}, {meta.get('created')})",
-                {name: [directory / f"{name}.json"] for name in meta.get("kinds", [])},
-                context=meta.get("context"), version=meta.get("serverVersion"),
-                missing_why=meta.get("unavailable") or {},
-                created=datetime.strptime(meta["created"], TIME_FORMAT).replace(tzinfo=timezone.utc),
-                serving=meta.get("servingCertificate"))
+    return Dump(directory, f"dump {directory} (kubeproof{of}, {meta['created']})",
+                {name: [directory / f"{name}.json"] for name in meta["kinds"]},
+                context=meta["context"], version=meta.get("serverVersion"),
+                missing_why=meta["unavailable"] or {}, created=created,
+                serving=meta["servingCertificate"])
 
 
 def _kubectl_files(directory: Path, extension: str) -> dict[str, list[Path]]:
@@ -200,4 +251,9 @@ def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | Non
 
 def read_node_facts(directory: str | Path) -> dict[str, dict]:
     """The node facts saved in a kubeproof dump, by node name ({} when it has none)."""
-    return {path.stem: _load(path) for path in sorted((Path(directory) / FACTS_DIR).glob("*.json"))}
+    facts = {path.stem: _load(path) for path in sorted((Path(directory) / FACTS_DIR).glob("*.json"))}
+    wrong = [node for node, data in facts.items() if not isinstance(data, dict)]
+    if wrong:
+        raise KubeproofError(f"dump file {Path(directory) / FACTS_DIR / wrong[0]}.json holds no node facts "
+                             "(not a JSON object)")
+    return facts

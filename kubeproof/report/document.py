@@ -42,8 +42,11 @@ def happened(results: Iterable[Result]) -> dict | None:
 
 
 def build(results: Iterable[Result], *, target: dict | None, gate: dict,
-          created: datetime | None = None) -> dict:
+          created: datetime | None = None, incomplete: str | None = None) -> dict:
+    """`incomplete` says why the run did not run every test (None when it did); a test that
+    never reached its call is left out, never counted as passed."""
     catalog = catalogs.load()
+    results = [r for r in results if r.outcome != "not-run"]
     by_id: dict[str, list[Result]] = defaultdict(list)
     by_node: dict[str, list[Result]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
@@ -68,6 +71,7 @@ def build(results: Iterable[Result], *, target: dict | None, gate: dict,
         "created": (created or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "target": target,
         "gate": gate,
+        "incomplete": incomplete,
         "summary": {
             "verdict": combine(o for o, n in counts.items() for _ in range(n)),
             "counts": {o: counts.get(o, 0) for o in ("passed", "failed", "error", "skipped")},

@@ -62,7 +62,8 @@ def headline(doc: dict) -> str:
     target = (doc["target"] or {}).get("description", "no target")
     counts = ", ".join(f"{n} {o}" for o, n in doc["summary"]["counts"].items())
     gate = doc["gate"]
-    return (f"Target: {target}. Verdict: {VERDICT_LABEL[doc['summary']['verdict']]} ({counts}). "
+    return ((f"INCOMPLETE: {doc['incomplete']}. " if doc.get("incomplete") else "") +
+            f"Target: {target}. Verdict: {VERDICT_LABEL[doc['summary']['verdict']]} ({counts}). "
             f"Gate: fail on {gate['fail_on']} and above, exit status {gate['exit_status']}. "
             f"Created {doc['created']} by kubeproof {doc['kubeproof_version']}.")
 

@@ -53,7 +53,7 @@ class Result:
     suite: str | None
     subject: str
     node: str | None
-    outcome: str = "passed"  # passed | failed | error | skipped
+    outcome: str = "not-run"  # passed | failed | error | skipped; not-run until its call reports
     message: str = ""
     duration: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -62,12 +62,14 @@ class Result:
         self.duration += report.duration
         data = getattr(report, "kubeproof", None) or {}
         self.evidence.update(data.get("evidence", {}))
-        if report.skipped and self.outcome == "passed":
+        if report.skipped and self.outcome == "not-run":
             self.outcome = "skipped"
             self.message = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
-        elif report.failed and self.outcome in ("passed", "skipped"):
-            self.outcome = "failed" if report.when == "call" else "error"
+        elif report.failed and self.outcome in ("not-run", "passed", "skipped"):
+            self.outcome = "failed" if report.when == "call" and not data.get("unjudged") else "error"
             self.message = redact(_failure_text(report))
+        elif report.passed and report.when == "call" and self.outcome == "not-run":
+            self.outcome = "passed"  # a test interrupted before its call ends is never shown as passed
 
     def as_dict(self) -> dict:
         return {"test": self.test, "subject": self.subject, "node": self.node, "suite": self.suite,
@@ -88,8 +90,11 @@ class Collector:
 
     def __init__(self) -> None:
         self.results: dict[str, Result] = {}
+        self.finished: set[str] = set()  # every test that ran to its end, kubeproof's or not
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self.finished.add(report.nodeid)
         data = getattr(report, "kubeproof", None)
         if data is None:
             return
