@@ -28,17 +28,24 @@ class Source:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A symptom as it lands in a log (failures.yaml `patterns`): a POSIX ERE, case-insensitive."""
+    """A symptom as it lands in a log (failures.yaml `patterns`): a POSIX ERE, case-insensitive.
+    unless: an ERE for lines that carry the same words but are not this failure (a registry's
+    certificate, an inotify EMFILE): the node's grep filters by match alone, this judges the context."""
 
     reason: str
     logs: tuple[str, ...]
     match: str
+    unless: str = ""
 
     def regex(self) -> re.Pattern:
         return re.compile(self.match, re.I)
 
+    def matches(self, line: str) -> bool:
+        return bool(self.regex().search(line)) and not (self.unless and re.search(self.unless, line, re.I))
+
     def as_dict(self) -> dict:
-        return {"reason": self.reason, "in": list(self.logs), "match": self.match}
+        return {"reason": self.reason, "in": list(self.logs), "match": self.match} | (
+            {"unless": self.unless} if self.unless else {})
 
 
 @dataclass(frozen=True)
@@ -125,13 +132,13 @@ def parse(document: dict) -> Catalog:
 
 
 def _pattern(failure_id: str, raw: dict) -> Pattern:
-    pattern = Pattern(reason=raw["reason"], logs=tuple(raw["in"]), match=raw["match"])
+    pattern = Pattern(reason=raw["reason"], logs=tuple(raw["in"]), match=raw["match"], unless=raw.get("unless", ""))
     unknown = set(pattern.logs) - set(LOGS)
     if unknown or not pattern.logs:
         raise ValueError(f"{failure_id}: pattern {pattern.reason} in {sorted(unknown) or 'no log'}, not one of {LOGS}")
-    if not pattern.match.isascii():  # it travels inside gather.sh, which must stay ASCII
+    if not (pattern.match + pattern.unless).isascii():  # it travels inside gather.sh, which must stay ASCII
         raise ValueError(f"{failure_id}: pattern {pattern.reason} is not ASCII")
-    pattern.regex()
+    pattern.regex(), re.compile(pattern.unless)
     return pattern
 
 

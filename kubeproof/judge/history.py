@@ -48,7 +48,7 @@ def judge(entry: Entry, sightings: Iterable[Sighting], found: Findings, *, now: 
     for s in sightings:
         if s.last is not None and s.last < since:
             continue
-        pattern = next((p for p in entry.patterns_in(s.log) if p.regex().search(s.text)), None)
+        pattern = next((p for p in entry.patterns_in(s.log) if p.matches(s.text)), None)
         if pattern is None:
             continue
         f = findings.setdefault((s.where, s.log, pattern.reason), {

@@ -36,7 +36,7 @@ def seen_on_node(facts: NodeFacts, failure_id: str, days: int) -> Judgement:
         if notes:
             found.judged["logs"][log]["note"] = "; ".join(notes)
         if shared and h["read"]:  # shown, never counted as this node's
-            mine = [line["line"] for line in h["lines"] if any(p.regex().search(line["line"]) for p in entry.patterns_in(log))]
+            mine = [line["line"] for line in h["lines"] if any(p.matches(line["line"]) for p in entry.patterns_in(log))]
             found.judged["logs"][log]["host lines"] = mine[:LINES_SHOWN]
             h.update(read=False, why=shared)
     readable = [log for log, h in read.items() if h["read"]]
