@@ -122,7 +122,7 @@ class Audit:
         probe = ProbePods(kube_client.api_client(self.target.kubeconfig, self.target.context),
                           session=self.session, image=probe_image,
                           kubeconfig=self.target.kubeconfig, context=self.target.context)
-        self._cleanups.insert(0, probe.stop)
+        self._cleanups.insert(0, lambda: probe.stop(say))
         started, clock = datetime.now(timezone.utc), time.monotonic()
 
         def keep(node: str, output: str) -> str:

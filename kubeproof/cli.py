@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from . import catalog as catalogs
-from .errors import KubeproofError
+from .errors import KubeproofError, UsageParser
 from .nodes.probe import DEFAULT_IMAGE
 from .plugin import OFFLINE, suite_dirs, suite_of
-from .target import HELP, NODE_ACCESS, Options
+from .target import HELP, NODE_ACCESS, Options, check_writable, positive_seconds
 
 REPO = Path(__file__).resolve().parent.parent
 SUITE_DIRS = ("tests_node", "tests_cluster", "scenarios")
@@ -93,6 +93,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
         raise KubeproofError("dump needs a cluster: --kube-context, --kubeconfig or --kind-cluster")
     options = Options(kube_context=args.kube_context, kubeconfig=args.kubeconfig,
                       kind_cluster=args.kind_cluster, node_access=args.node_access, nodes=args.nodes)
+    check_writable(Path(args.directory), "dump directory")  # before anything is listed
     audit = Audit.start(options, profile_path=None, want_nodes=args.node_access != "none",
                         probe_image=args.probe_image, node_timeout=args.node_timeout, say=say)
     try:
@@ -107,6 +108,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
                          context=audit.target.context)
     except Unavailable as exc:
         raise KubeproofError(str(exc)) from None
+    except OSError as exc:  # e.g. the disk filled up while writing
+        raise KubeproofError(f"cannot write the dump to {args.directory}: {exc.strerror or exc}") from None
     finally:
         audit.close()
     say(f"kubeproof: wrote the dump of {audit.target.describe()} to {args.directory}")
@@ -154,9 +157,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
     documents = []
     for path in (args.old, args.new):
         try:
-            documents.append(json.loads(Path(path).read_text()))
+            documents.append(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise KubeproofError(f"cannot read audit report {path}: {exc}") from None
+        diffs.check(documents[-1], path)
     result = diffs.diff(*documents)
     print(json.dumps(result, indent=2) if args.format == "json" else diffs.render(result))
     return 1 if result["regressions"] else 0  # a nightly job can gate on regressions alone
@@ -168,7 +172,7 @@ def _target_options(command: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = UsageParser(
         prog="python -m kubeproof", description=__doc__,
         epilog="`python -m kubeproof COMMAND --help` describes each command's options. The audit itself "
                "runs under pytest: `python -m pytest --help` lists its options (group kubeproof). "
@@ -197,7 +201,8 @@ def parser() -> argparse.ArgumentParser:
     dump.add_argument("--node-access", choices=NODE_ACCESS, default="auto", help=HELP["node_access"])
     dump.add_argument("--nodes", metavar="LABEL_SELECTOR", help=HELP["nodes"])
     dump.add_argument("--probe-image", metavar="IMAGE", default=DEFAULT_IMAGE, help=HELP["probe_image"])
-    dump.add_argument("--node-timeout", metavar="SECONDS", type=float, default=120, help=HELP["node_timeout"])
+    dump.add_argument("--node-timeout", metavar="SECONDS", type=positive_seconds, default=120,
+                      help=HELP["node_timeout"])
     dump.set_defaults(run=cmd_dump)
 
     cleanup = sub.add_parser("cleanup", help="delete what an interrupted kubeproof run left on a cluster",

@@ -1,5 +1,7 @@
 """Errors kubeproof reports to a person: each renders as one line, never a traceback."""
 
+import argparse
+
 
 class KubeproofError(Exception):
     """A mistake or condition the user can act on (bad context, unreachable API server...)."""
@@ -23,3 +25,11 @@ class NodeUnreachable(KubeproofError):
     def __init__(self, node: str, reason: str):
         self.node, self.reason = node, reason
         super().__init__(f"node {node} unreachable: {reason}")
+
+
+class UsageParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are a KubeproofError: one line and exit status 4, as
+    pytest's usage errors, instead of argparse's usage text and status 2."""
+
+    def error(self, message: str):
+        raise KubeproofError(f"{self.prog}: {message}")

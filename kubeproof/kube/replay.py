@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from ..errors import KubeproofError, UsageParser
 from .client import RequestInfo, request_info
 from .dump import storage_key
 from .kinds import KINDS, Kind, kind_of
@@ -353,18 +354,32 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m kubeproof replay DIR`: serve a dump as a read-only API server until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m kubeproof replay",
+    parser = UsageParser(prog="python -m kubeproof replay",
                                      description="Serve a dump (kubeproof's or kubectl cluster-info dump's) "
                                                  "read-only over HTTP as a Kubernetes API server.")
     parser.add_argument("directory", metavar="DIR", help="a kubeproof dump or a kubectl cluster-info dump directory")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    parser.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1 (default: any free one)")
     parser.add_argument("--kubeconfig", metavar="PATH", help="write a kubeconfig reaching the server here")
     args = parser.parse_args(argv)
-    server = ReplayServer(args.directory, port=args.port)
+    if not Path(args.directory).is_dir():
+        raise KubeproofError(f"replay {args.directory}: not a directory")
+    try:
+        server = ReplayServer(args.directory, port=args.port)
+    except OSError as exc:  # reading the dump says its own errors: this is the socket's
+        raise KubeproofError(f"replay: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
     if args.kubeconfig:
-        server.write_kubeconfig(args.kubeconfig)
+        try:
+            server.write_kubeconfig(args.kubeconfig)
+        except OSError as exc:
+            raise KubeproofError(f"replay --kubeconfig {args.kubeconfig}: {exc.strerror or exc}") from None
     print(f"kubeproof: replaying {args.directory} at {server.url}"
           + (f" (kubeconfig {args.kubeconfig}, context replay)" if args.kubeconfig else ""), flush=True)
     try:

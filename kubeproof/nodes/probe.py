@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -58,6 +59,8 @@ GATHER_COMMAND = (f'{{ script=$(echo "$1" | base64 -d | gunzip) && chroot {HOST}
 RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
 RBAC_FILE = Path(__file__).resolve().parent.parent / "rbac" / "node-probe.yaml"
 # Said wherever probe pods cannot be had: the two ways out.
+STOP_TIMEOUT = (5, 10)  # connect, read: seconds the namespace's DELETE may take on the way out
+CLEANUP = "python -m kubeproof cleanup removes it"
 WAY_OUT = (f"grant the probe role (kubectl apply -f {RBAC_FILE}, binding your user) "
            "or pass --node-access none to audit without node facts")
 
@@ -286,15 +289,22 @@ class ProbePods:
                     _forbidden_or_raise(exc, "delete", "namespaces")
         return names
 
-    def stop(self) -> None:
-        """Delete the session's namespace, and with it every probe pod."""
+    def stop(self, say: Callable[[str], None] = lambda _: None) -> None:
+        """Delete the session's namespace, and with it every probe pod. The request is bounded (on
+        Ctrl-C too the run ends in seconds) and the deletion goes on in the cluster, where `cleanup`
+        finds the namespace by its label if it is cut short."""
         if not self.created:
             return
+        say(f"kubeproof: probe namespace {self.namespace} is being deleted; "
+            "python -m kubeproof cleanup removes it if this is cut short")
         try:
             self.core.delete_namespace(self.namespace, grace_period_seconds=0,
-                                       propagation_policy="Background")
+                                       propagation_policy="Background", _request_timeout=STOP_TIMEOUT)
         except ApiException as exc:
             if exc.status != 404:
                 raise KubeproofError(f"could not delete probe namespace {self.namespace}: "
-                                     f"HTTP {exc.status} {exc.reason}; delete it by hand") from None
+                                     f"HTTP {exc.status} {exc.reason}; {CLEANUP}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeproofError(f"could not delete probe namespace {self.namespace} within "
+                                 f"{sum(STOP_TIMEOUT)} s ({type(exc).__name__}); {CLEANUP}") from None
         self.created = False

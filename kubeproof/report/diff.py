@@ -7,9 +7,48 @@ subject ("cluster"), so any coarser key lets a passing test hide a failing one.
 from __future__ import annotations
 
 from .. import catalog as catalogs
+from ..errors import KubeproofError
+from .document import OUTCOME_VERDICT, SCHEMA, VERDICT_ORDER
 
 FAILING = ("failed", "error")
 ABSENT = "absent"  # the test did not exist (or was not collected) in that run
+
+
+def check(document, path: str) -> None:
+    """Refuse what is not a kubeproof audit.json: every field diff reads, of the type it has."""
+    def bad(what: str) -> KubeproofError:
+        return KubeproofError(f"{path} is not a kubeproof audit report ({SCHEMA}): {what}")
+
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise bad(f"its schema is {document.get('schema') if isinstance(document, dict) else None!r}")
+    summary = document.get("summary")
+    if not isinstance(summary, dict) or not isinstance(summary.get("failures"), dict) or any(
+            v not in VERDICT_ORDER for v in summary["failures"].values()):
+        raise bad("summary.failures is not a map of failure ids to verdicts")
+    if not isinstance(document.get("failures"), list):
+        raise bad("failures is not a list")
+    for number, failure in enumerate(document["failures"]):
+        if not (isinstance(failure, dict) and isinstance(failure.get("id"), str)
+                and failure.get("severity") in catalogs.SEVERITIES and isinstance(failure.get("results"), list)
+                and all(isinstance(r, dict) and isinstance(r.get("test"), str) and r.get("outcome") in OUTCOME_VERDICT
+                        and isinstance(r.get("subject"), str) and isinstance(r.get("message"), str)
+                        for r in failure["results"])):
+            raise bad(f"failures[{number}] lacks an id, a severity or results with test, outcome, "
+                      "subject and message")
+
+
+def _target(document: dict) -> str:
+    return (document.get("target") or {}).get("description") or "no target"
+
+
+def warnings(old: dict, new: dict) -> list[str]:
+    """What makes the comparison less than like for like: other targets, a run that did not finish."""
+    said = []
+    if _target(old) != _target(new):
+        said.append(f"the reports are of different targets: {_target(old)} (OLD), {_target(new)} (NEW)")
+    said += [f"{which} is INCOMPLETE: {doc['incomplete']}" for which, doc in (("OLD", old), ("NEW", new))
+             if doc.get("incomplete")]
+    return said
 
 
 def _tests(document: dict) -> dict[str, dict]:
@@ -39,6 +78,7 @@ def diff(old: dict, new: dict) -> dict:
                for fid, verdict in new["summary"]["failures"].items()
                if old["summary"]["failures"].get(fid, "not-run") != verdict}
     return {
+        "warnings": warnings(old, new),
         "regressions": [{"test": t, "failure_ids": after[t]["failure_ids"], "subject": after[t]["subject"],
                          "severity": after[t]["severity"], "was": was(t), "outcome": after[t]["outcome"],
                          "message": after[t]["message"]} for t in regressions],
@@ -53,7 +93,8 @@ def _first_line(message: str) -> str:
 
 
 def render(result: dict) -> str:
-    lines = [f"REGRESSED  {','.join(r['failure_ids'])} [{r['severity']}] {r['test']} "
+    lines = [f"WARNING    {w}" for w in result["warnings"]]
+    lines += [f"REGRESSED  {','.join(r['failure_ids'])} [{r['severity']}] {r['test']} "
              f"({r['was']} -> {r['outcome']}): {_first_line(r['message'])}" for r in result["regressions"]]
     lines += [f"FIXED      {','.join(r['failure_ids'])} {r['test']}" for r in result["fixed"]]
     lines += [f"VERDICT    {fid}: {v['old']} -> {v['new']}" for fid, v in result["verdicts"].items()]
