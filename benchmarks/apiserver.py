@@ -1,5 +1,5 @@
 """The scale benchmark's real API server: etcd and kube-apiserver from the lab's binaries
-(selftest/lab, Kubernetes v1.32.4), host processes on loopback, holding the synthetic cluster.
+(selftest/lab, its default Kubernetes release), host processes on loopback, holding the synthetic cluster.
 
     with ApiServer(nodes, workdir) as server:   # populated through the API, or from the cache
         server.kubeconfig, server.counts()
@@ -58,7 +58,7 @@ def _free_port() -> int:
 
 
 def dataset_key(nodes: int) -> str:
-    digest = hashlib.sha256(f"{nodes} {pins.KUBERNETES} {pins.ETCD} {LOADER}".encode())
+    digest = hashlib.sha256(f"{nodes} {pins.DEFAULT.kubernetes} {pins.DEFAULT.etcd} {LOADER}".encode())
     for path in (Path(synthetic.__file__), synthetic.HEALTHY):
         digest.update(path.read_bytes())
     return f"{nodes}-{digest.hexdigest()[:12]}"
@@ -205,7 +205,7 @@ class ApiServer:
         return process
 
     def start(self) -> None:
-        build.ensure_binaries()
+        build.ensure_binaries((pins.DEFAULT,))
         started = time.monotonic()
         populated = self.data / "populated.json"
         populated_s = None
@@ -231,7 +231,7 @@ class ApiServer:
         """etcd and kube-apiserver on the cached data directory, until the apiserver is ready."""
         etcd_port, peer_port, self.port = _free_port(), _free_port(), _free_port()
         self._spawn("etcd", [
-            str(pins.BIN / "etcd"), "--data-dir", str(self.data / "etcd"), "--name", "scale",
+            str(pins.DEFAULT.bin / "etcd"), "--data-dir", str(self.data / "etcd"), "--name", "scale",
             "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
             "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
             "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
@@ -245,7 +245,7 @@ class ApiServer:
         tokens = self.workdir / "tokens.csv"
         tokens.write_text(f'{TOKEN},kubeproof-scale,kubeproof-scale,"system:masters"\n')
         self._spawn("kube-apiserver", [
-            str(pins.BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            str(pins.DEFAULT.bin / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
             "--bind-address=127.0.0.1", f"--secure-port={self.port}", f"--cert-dir={self.workdir / 'certs'}",
             f"--token-auth-file={tokens}", "--authorization-mode=RBAC", "--allow-privileged=true",
             f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",

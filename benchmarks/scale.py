@@ -232,7 +232,7 @@ def size_run(nodes: int, workers: list[int], server_kind: str) -> dict:
 
         with apiserver.ApiServer(nodes, workdir, say=lambda line: print(line, flush=True)) as server:
             result = _size_run(nodes, workers, server, server.kubeconfig)
-            result["kubectl"] = kubectl(apiserver.pins.BIN / "kubectl", server.kubeconfig, server)
+            result["kubectl"] = kubectl(apiserver.pins.DEFAULT.bin / "kubectl", server.kubeconfig, server)
             return result
 
 

@@ -28,6 +28,12 @@ from lab.findings import EXPLAINED_NODE_SKIPS, HAPPENED_TESTS, LAB_PROFILE, fres
 pytestmark = pytest.mark.live_cluster
 REPO = Path(__file__).resolve().parent.parent
 CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT")
+# The lab cluster of the oldest supported release, beside CONTEXT's newest (selftest/run).
+OLDEST_CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_OLDEST_CONTEXT")
+
+
+def lab_contexts() -> list[str]:
+    return [c for c in (CONTEXT, OLDEST_CONTEXT) if c]
 RBAC = REPO / "kubeproof" / "rbac"
 MANAGED = "app.kubernetes.io/managed-by=kubeproof"
 
@@ -66,8 +72,8 @@ def managed_namespaces() -> list[str]:
     return [n["metadata"]["name"] for n in items if n.get("status", {}).get("phase") != "Terminating"]
 
 
-def nodes() -> list[str]:
-    return kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+def nodes(context: str | None = CONTEXT) -> list[str]:
+    return kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}", context=context).stdout.split()
 
 
 def audit(tmp_path: Path, *args: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess, dict]:
@@ -151,18 +157,23 @@ def base_test(test: str) -> str:
     return test.split("[", 1)[0]
 
 
+# Each lab release: the newest supported, and the oldest beside it (OLDEST_CONTEXT).
+every_lab_release = pytest.mark.parametrize("context", lab_contexts() or [CONTEXT])
+
+
 @needs_context
+@every_lab_release
 @pytest.mark.parametrize("access", ["kind", "pod"])
-def test_live_audit_judges_every_node_test_on_every_node(tmp_path: Path, access: str) -> None:
-    if access == "kind" and kind.cluster_of_context(CONTEXT) not in kind_clusters():
-        pytest.skip(f"{CONTEXT} is not a kind cluster of this machine")
-    proc, document = audit(tmp_path, f"--kube-context={CONTEXT}", f"--node-access={access}", "-n", "2",
+def test_live_audit_judges_every_node_test_on_every_node(tmp_path: Path, access: str, context: str) -> None:
+    if access == "kind" and kind.cluster_of_context(context) not in kind_clusters():
+        pytest.skip(f"{context} is not a kind cluster of this machine")
+    proc, document = audit(tmp_path, f"--kube-context={context}", f"--node-access={access}", "-n", "2",
                            "tests_node", "tests_cluster")
     assert document, proc.stdout[-3000:] + proc.stderr[-3000:]
     found = results(document)
     assert [t for t, r in found.items() if r["outcome"] == "error"] == []
-    assert_every_node_test_on(set(nodes()), found)
-    assert_fresh_kind_failures(found, server_version())
+    assert_every_node_test_on(set(nodes(context)), found)
+    assert_fresh_kind_failures(found, server_version(context))
 
 
 def assert_every_node_test_on(names: set[str], found: dict[str, dict]) -> None:
@@ -197,22 +208,26 @@ def assert_fresh_kind_failures(found: dict[str, dict], kubernetes: str) -> None:
 
 @pytest.fixture()
 def service_account_kubeconfig(tmp_path: Path) -> Iterator:
-    """kubeconfig(role_file) -> a kubeconfig of a fresh ServiceAccount bound to that ClusterRole."""
-    made: list[tuple[str, str]] = []
+    """kubeconfig(role_file, name, context) -> a kubeconfig of a fresh ServiceAccount bound to that
+    ClusterRole on that lab cluster."""
+    made: list[tuple[str, str, str | None]] = []
 
-    def make(role_file: Path, name: str) -> tuple[Path, str]:
+    def make(role_file: Path, name: str, context: str | None = CONTEXT) -> tuple[Path, str]:
+        def on_cluster(*args: str, **kwargs) -> subprocess.CompletedProcess:
+            return kubectl(*args, context=context, **kwargs)
+
         namespace = f"kubeproof-selftest-{name}"
         role = next(d for d in yaml.safe_load_all(role_file.read_text()) if d and d["kind"] == "ClusterRole")
-        kubectl("create", "namespace", namespace)
-        made.append(("namespace", namespace))
-        kubectl("create", "serviceaccount", name, "-n", namespace)
-        kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
+        on_cluster("create", "namespace", namespace)
+        made.append(("namespace", namespace, context))
+        on_cluster("create", "serviceaccount", name, "-n", namespace)
+        on_cluster("apply", "-f", "-", input=yaml.safe_dump(role))
         binding = f"kubeproof-selftest-{name}"
-        kubectl("create", "clusterrolebinding", binding, f"--clusterrole={role['metadata']['name']}",
-                f"--serviceaccount={namespace}:{name}")
-        made.append(("clusterrolebinding", binding))
-        token = kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
-        raw = yaml.safe_load(kubectl("config", "view", "--raw", "--minify", "-o", "yaml").stdout)
+        on_cluster("create", "clusterrolebinding", binding, f"--clusterrole={role['metadata']['name']}",
+                   f"--serviceaccount={namespace}:{name}")
+        made.append(("clusterrolebinding", binding, context))
+        token = on_cluster("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
+        raw = yaml.safe_load(on_cluster("config", "view", "--raw", "--minify", "-o", "yaml").stdout)
         raw["users"] = [{"name": name, "user": {"token": token}}]
         raw["contexts"] = [{"name": name, "context": {"cluster": raw["clusters"][0]["name"], "user": name}}]
         raw["current-context"] = name
@@ -221,19 +236,19 @@ def service_account_kubeconfig(tmp_path: Path) -> Iterator:
         return path, f"system:serviceaccount:{namespace}:{name}"
 
     yield make
-    for kind_, name in reversed(made):
-        kubectl("delete", kind_, name, "--wait=false", check=False)
+    for kind_, name, context in reversed(made):
+        kubectl("delete", kind_, name, "--wait=false", context=context, check=False)
 
 
-def _audit_log() -> list[dict]:
-    control_plane = next(n for n in nodes() if n.endswith("control-plane"))
+def _audit_log(context: str | None = CONTEXT) -> list[dict]:
+    control_plane = next(n for n in nodes(context) if n.endswith("control-plane"))
     out = subprocess.run([kind.engine(), "exec", control_plane, "cat", AUDIT_LOG],
                          capture_output=True, text=True, check=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def _requests_by(user: str) -> list[dict]:
-    return [e for e in _audit_log() if e.get("user", {}).get("username") == user]
+def _requests_by(user: str, context: str | None = CONTEXT) -> list[dict]:
+    return [e for e in _audit_log(context) if e.get("user", {}).get("username") == user]
 
 
 audit_logged = pytest.mark.skipif(not (CONTEXT or "").startswith("kind-kubeproof-lab"),
@@ -242,13 +257,15 @@ audit_logged = pytest.mark.skipif(not (CONTEXT or "").startswith("kind-kubeproof
 
 @needs_context
 @audit_logged
-def test_read_only_role_loses_no_test_and_only_reads(tmp_path: Path, service_account_kubeconfig) -> None:
-    kubeconfig, user = service_account_kubeconfig(RBAC / "audit-readonly.yaml", "audit")
+@every_lab_release
+def test_read_only_role_loses_no_test_and_only_reads(tmp_path: Path, service_account_kubeconfig,
+                                                     context: str) -> None:
+    kubeconfig, user = service_account_kubeconfig(RBAC / "audit-readonly.yaml", "audit", context)
     proc, document = audit(tmp_path, f"--kubeconfig={kubeconfig}", "--node-access=none", "tests_cluster")
     assert document, proc.stdout[-3000:] + proc.stderr[-3000:]
     lost = {t: r["message"] for t, r in results(document).items() if "permission" in r["message"].lower()}
     assert lost == {}
-    verbs = {e["verb"] for e in _requests_by(user)}
+    verbs = {e["verb"] for e in _requests_by(user, context)}
     assert verbs and verbs <= {"get", "list", "watch"}, verbs
 
 
