@@ -195,7 +195,8 @@ def test_002_full_root_partition_fails_the_default_threshold_plus_margin():
                                                (387072, 120000, 267072)),
                  runtime_config=item("/etc/docker/daemon.json", '{"graph": "/data/docker", "storage-driver": "aufs"}'),
                  kubelet_config=kubelet_config(containerRuntimeEndpoint="unix:///var/run/dockershim.sock"),
-                 processes=process(13640, "kubelet", ["/usr/bin/kubelet"], ("1024", "4096"))
+                 processes=process(13640, "kubelet", ["/usr/bin/kubelet", "--config=/var/lib/kubelet/config.yaml"],
+                                     ("1024", "4096"))
                  + process(900, "dockerd", ["/usr/bin/dockerd"], ("1048576", "1048576")))
     judgement = eviction.free_space(facts, 5)
     assert judgement.problems == [

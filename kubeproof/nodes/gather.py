@@ -42,10 +42,14 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    btrfs, is None)
   kubelet         {pid, argv (of the kubelet in the node's PID namespace; None when not running),
                    version: [1, 32, 4] from `kubelet --version` of the installed binary, or None,
-                   flags: {"config": ["/var/lib/kubelet/config.yaml"], ...} (see parse_flags), config_path (--config, else /var/lib/kubelet/config.yaml),
+                   flags: {"config": ["/var/lib/kubelet/config.yaml"], ...} (see parse_flags), config_path
+                   (--config of the running kubelet, else of its flag files, else /var/lib/kubelet/config.yaml),
                    config: the parsed KubeletConfiguration or None, configured_flags: {file:
                    flags} from kubeadm-flags.env, /etc/default/kubelet, /etc/sysconfig/kubelet and
                    the systemd units and drop-ins (set even while kubelet is down),
+                   dropins: {path: parsed KubeletConfiguration or None} of the *.conf files under
+                   the --config-dir of the running kubelet, else of its flag files ({} when none;
+                   None in facts gathered before drop-ins were read),
                    hostname_override: the running flag, else the last configured one, or None}
   certificates    [{path, source: "file" | "kubeconfig", field: None | "client-certificate-data"
                    | "certificate-authority-data", index (position in its file), subject, issuer
@@ -433,13 +437,14 @@ def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
     # A kubelet in another PID namespace belongs to a node nested in this one (kind), not to it.
     proc = next((p for p in running if p["node_pid_namespace"]), None)
     flags = proc["flags"] if proc else {}
-    config_path = flags.get("config", [DEFAULT_KUBELET_CONFIG])[-1]
-    configs = _items(_out(raw, "kubelet-config"))
-    config = configs.get(config_path)
     configured = {path: _flags_in_file(text) for path, text in _items(_out(raw, "kubelet-env")).items()}
     # The running kubelet's flags are the truth; the files only tell while it is down.
-    override = [f["hostname-override"][-1] for f in ([flags] if proc else configured.values())
-                if "hostname-override" in f]
+    in_force = [flags] if proc else [configured[path] for path in sorted(configured)]
+    override = [f["hostname-override"][-1] for f in in_force if "hostname-override" in f]
+    config_path = ([f["config"][-1] for f in in_force if "config" in f] or [DEFAULT_KUBELET_CONFIG])[-1]
+    config = _items(_out(raw, "kubelet-config")).get(config_path)
+    dropins = {path: _load(text, yaml.safe_load, f"kubelet-config-dir {path}", errors)
+               for path, text in _items(_out(raw, "kubelet-config-dir")).items()}
     version = re.search(r"v(\d+)\.(\d+)\.(\d+)", _ok(raw, "kubelet-version") or "")
     return {
         "pid": proc["pid"] if proc else None,
@@ -450,6 +455,7 @@ def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
         "config": (_load(config, yaml.safe_load, f"kubelet-config {config_path}", errors)
                    if config is not None else None),
         "configured_flags": configured,
+        "dropins": dropins if "kubelet-config-dir" in raw else None,
         "hostname_override": override[-1] if override else None,
     }
 

@@ -124,12 +124,36 @@ processes() {
 	done
 }
 
-# The running kubelet's --config (either flag form), then the kubeadm default.
+# Where the kubelet's flags are configured: read while it is down, and shown as evidence.
+KUBELET_FLAG_FILES='/var/lib/kubelet/kubeadm-flags.env /etc/default/kubelet /etc/sysconfig/kubelet
+/etc/systemd/system/kubelet.service.d/*.conf /etc/systemd/system/kubelet.service
+/lib/systemd/system/kubelet.service /usr/lib/systemd/system/kubelet.service'
+
+# kubelet_flag NAME: the values of --NAME (either flag form) of the running kubelets, or, when none
+# runs, those its flag files set (KUBELET_ARGS="--NAME=v", Environment="... --NAME v").
+kubelet_flag() {
+	case $DAEMON_PIDS in
+	*" kubelet"*)
+		printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
+			[ "$comm" = kubelet ] && argv_of "$pid" | sed -n -e "s/^--$1=//p" -e "/^--$1\$/{n;p;}"
+		done
+		;;
+	*) sed -n -E "s/.*--$1[= ]+[\"']?([^\"' ]+).*/\1/p" $KUBELET_FLAG_FILES 2>/dev/null ;;
+	esac
+}
+
+# The kubelet's --config, then the kubeadm default.
 kubelet_config_paths() {
-	printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
-		[ "$comm" = kubelet ] && argv_of "$pid" | sed -n -e 's/^--config=//p' -e '/^--config$/{n;p;}'
-	done
+	kubelet_flag config
 	printf '%s\n' /var/lib/kubelet/config.yaml
+}
+
+# The drop-ins the kubelet merges over its config (--config-dir, KEP-3983): the *.conf files under
+# the directory and its subdirectories (mergeKubeletConfigurations skips any other file).
+kubelet_dropins() {
+	dirs=$(kubelet_flag config-dir | sort -u)
+	[ -n "$dirs" ] || return 1
+	emit redact $(for d in $dirs; do [ -d "$d" ] && find "$d" -name '*.conf' ! -type d; done | sort)
 }
 
 sysctls() {
@@ -320,10 +344,8 @@ section sockstat grep -H '' $(existing /proc/net/sockstat /proc/net/sockstat6)
 section df disk_free
 section kubelet-version kubelet_version
 section kubelet-config emit redact $(kubelet_config_paths | sort -u)
-section kubelet-env emit redact /var/lib/kubelet/kubeadm-flags.env /etc/default/kubelet \
-	/etc/sysconfig/kubelet /etc/systemd/system/kubelet.service.d/*.conf \
-	/etc/systemd/system/kubelet.service /lib/systemd/system/kubelet.service \
-	/usr/lib/systemd/system/kubelet.service
+section kubelet-config-dir kubelet_dropins
+section kubelet-env emit redact $KUBELET_FLAG_FILES
 section certificates certificates
 section kubeconfig-certificates kubeconfig_certificates
 section runtime-config emit redact /etc/docker/daemon.json /etc/containerd/config.toml \

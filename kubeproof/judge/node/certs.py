@@ -104,20 +104,14 @@ def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
 
 def rotation(facts: NodeFacts) -> Judgement:
     """The kubelet renews its client certificate itself (rotateCertificates / --rotate-certificates)."""
-    found = Findings(("processes", "kubelet-config", "kubelet-env"), facts)
+    found = Findings(("processes", "kubelet-config", "kubelet-config-dir", "kubelet-env"), facts)
     if not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
-    config, path = kubelet.config(facts)
-    flag = kubelet.flag(facts, "rotate-certificates")
-    if flag is not None:
-        on, source = flag.lower() == "true", f"--rotate-certificates={flag} ({kubelet.flags(facts)[1]})"
-    elif config is not None and "rotateCertificates" in config:
-        value = config["rotateCertificates"]
-        on, source = value is True, f"rotateCertificates: {str(value).lower()} in {path}"
-    else:
-        on, source = False, (f"rotateCertificates unset in {path} (the kubelet's default is false)"
-                             if config is not None else f"no kubelet config at {path}, no --rotate-certificates "
-                                                        f"(the kubelet's default is false)")
+    try:
+        effective = kubelet.resolve(facts)  # config file, drop-ins and flags, as the kubelet merges them
+    except ValueError as exc:
+        return found.nothing(f"{exc}: the kubelet refuses to start with it")
+    on, source = effective.config["rotateCertificates"] is True, effective.source("rotateCertificates")
     found.judged.update(rotates=on, source=source)
     if not on:
         identity = kubelet_identity(facts)

@@ -3,20 +3,26 @@
 002: on a 6 GB root partition at 92% use the kubelet's default nodefs.available<10% was met; the
 node was tainted, its pods evicted and new ones refused. 001 §3 ran a partial --eviction-hard.
 
-Which thresholds a kubelet applies, as upstream decides it:
-- nothing set: DefaultEvictionHard (pkg/kubelet/eviction/defaults_linux.go): memory.available<100Mi,
-  nodefs.available<10%, nodefs.inodesFree<5%, imagefs.available<15%, and imagefs.inodesFree<5% from
-  1.29 (PR #121834). The defaults are the kubelet's documented behaviour, not a failure.
-- --eviction-hard: the flag's map replaces the defaults (cliflag.MapStringString clears the map on
-  its first Set), so every default signal it leaves out has no threshold: disabled.
-- evictionHard in the config file: the same on kubelets up to 1.32 (the v1beta1 defaulting only
-  fills a nil map); from 1.33 mergeDefaultEvictionSettings: true fills the signals left out with
-  their defaults (pkg/kubelet/apis/config/v1beta1/defaults.go). It does not apply to the flag.
+Which thresholds a kubelet applies is its effective evictionHard, rebuilt as the kubelet builds it
+(kubelet.effective_config: config file, drop-ins, flags; cmd/kubelet/app/server.go):
+- a --config file without evictionHard: DefaultEvictionHard (pkg/kubelet/eviction/defaults_linux.go):
+  memory.available<100Mi, nodefs.available<10%, nodefs.inodesFree<5%, imagefs.available<15%, and
+  imagefs.inodesFree<5% from 1.29 (PR #121834), filled in by loadConfigFile. Not a failure.
+- evictionHard in the --config file: only the signals it lists; from 1.33 loadConfigFile adds the
+  default signals it leaves out when that file sets mergeDefaultEvictionSettings: true. The setting
+  acts nowhere else: not in a drop-in, not on --eviction-hard.
+- drop-ins (--config-dir): their evictionHard merges key by key into the map so far (JSON merge
+  patch), so over a config file's defaults they only change the signals they name.
+- no --config file (drop-ins alone, or flags alone): the kubelet starts from no evictionHard at all
+  (options.NewKubeletConfiguration; loadConfigFile is the only place defaults are filled), so every
+  signal its drop-ins or flag leave out has no threshold.
+- --eviction-hard: the flag's map replaces the whole map (cliflag.LangleSeparatedMapStringString
+  clears it on its first Set), so every default signal it leaves out is disabled.
 - a threshold of 0 or 0% disables its signal (kind writes nodefs.available, nodefs.inodesFree and
   imagefs.available "0%" on purpose, pkg/cluster/internal/kubeadm/config.go: its nested kubelets
   would otherwise evict for the host's disk).
-This is what the node's files say; the kubelet's live view (/configz) is only reachable through the
-API server proxy, and config drop-in directories (--config-dir) are not read.
+This is what the node's files and command line say; the kubelet's live view (/configz) is only
+reachable through the API server proxy, which the product does not ask for.
 
 nodefs is the filesystem of the kubelet's root directory; imagefs the one holding the runtime's
 images. When both are the same filesystem the kubelet still applies the imagefs thresholds to it.
@@ -33,12 +39,8 @@ from . import kubelet, runtime
 
 FAILURE_IDS = ("nodefs-pressure",)  # the catalog entries this module's judges decide
 
-SECTIONS = ("processes", "kubelet-version", "kubelet-config", "kubelet-env", "df")
-# DefaultEvictionHard on Linux, and the kubelet release that added each signal to it.
-DEFAULTS = {"memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%",
-            "imagefs.available": "15%", "imagefs.inodesFree": "5%"}
-DEFAULT_SINCE = {"imagefs.inodesFree": (1, 29)}
-MERGE_SINCE = (1, 33)  # mergeDefaultEvictionSettings
+SECTIONS = ("processes", "kubelet-version", "kubelet-config", "kubelet-config-dir", "kubelet-env", "df")
+DEFAULTS = kubelet.DEFAULT_EVICTION_HARD
 KIND_ZEROES = {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"}
 # signal -> (filesystem role, what it measures)
 DISK_SIGNALS = {"nodefs.available": ("nodefs", "space"), "nodefs.inodesFree": ("nodefs", "inodes"),
@@ -48,51 +50,57 @@ DISK_SIGNALS = {"nodefs.available": ("nodefs", "space"), "nodefs.inodesFree": ("
 @dataclass(frozen=True)
 class Thresholds:
     values: dict[str, str]    # signal -> "10%" | "1Gi" | "0" (disabled), every signal in effect or zeroed
-    explicit: dict[str, str]  # the signals the operator set
+    explicit: dict[str, str]  # the signals the operator set (not filled in from the defaults)
     source: str               # where they were read
-    zeroed: tuple[str, ...]   # default signals an explicit set left out, hence disabled
+    zeroed: tuple[str, ...]   # default signals left without a threshold, hence disabled
     kubelet: str              # the kubelet version the rules were chosen for
+    base: str                 # what the map started from: "flag" | "config" (a --config file) | "none"
+    remedy: str               # what gives the zeroed signals a threshold
 
     def as_dict(self) -> dict:
         return dict(vars(self), zeroed=list(self.zeroed))
 
 
-def defaults(version: tuple[int, ...] | None) -> dict[str, str]:
-    """DefaultEvictionHard of this kubelet release (an unknown release: the current one's)."""
-    return {signal: value for signal, value in DEFAULTS.items()
-            if version is None or version >= DEFAULT_SINCE.get(signal, (0,))}
-
-
-def parse_flag(text: str) -> dict[str, str]:
-    """--eviction-hard's value: "memory.available<100Mi,nodefs.available<10%" -> {signal: value}."""
-    thresholds = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        signal, operator, value = part.partition("<")
-        if not operator or not signal.strip() or not value.strip():
-            raise ValueError(f"--eviction-hard: {part!r} is not SIGNAL<VALUE")
-        thresholds[signal.strip()] = value.strip()
-    return thresholds
-
-
 def hard_thresholds(facts: NodeFacts) -> Thresholds:
-    """The hard thresholds the node's kubelet applies. ValueError if its flag does not parse."""
+    """The hard thresholds the node's kubelet applies: the evictionHard of
+    kubelet.effective_config. ValueError for a configuration the kubelet refuses to start with."""
     version = facts.kubelet_version
     release = ".".join(map(str, version)) if version else "of unknown version (current rules assumed)"
-    default = defaults(version)
-    flag = kubelet.flag(facts, "eviction-hard")
-    config, path = kubelet.config(facts)
-    config = config or {}
-    if flag is not None:
-        explicit, source = parse_flag(flag), f"--eviction-hard ({kubelet.flags(facts)[1]})"
-    elif isinstance(config.get("evictionHard"), dict):
-        explicit, source = {k: str(v) for k, v in config["evictionHard"].items()}, f"evictionHard in {path}"
-        if config.get("mergeDefaultEvictionSettings") is True and (version is None or version >= MERGE_SINCE):
-            return Thresholds({**default, **explicit}, explicit, source + " merged with the defaults", (), release)
+    effective = kubelet.resolve(facts)
+    applied = effective.config["evictionHard"]
+    explicit = {s: v for s, v in applied.items()
+                if not effective.eviction_origin.get(s, "").startswith("DefaultEvictionHard")}
+    zeroed = tuple(s for s in kubelet.defaults(version) if s not in applied)
+    origins = list(dict.fromkeys(effective.eviction_origin[s] for s in explicit if s in effective.eviction_origin))
+    flag = effective.origin.get("evictionHard", "").startswith("--")
+    base = "flag" if flag else "config" if effective.config_file else "none"
+    if flag:
+        source = origins[0]
+    elif explicit:
+        source = " and ".join(origins) + (" merged with the defaults" if any(
+            "mergeDefaultEvictionSettings" in o for o in effective.eviction_origin.values()) else "")
+    elif applied:
+        source = (f"the kubelet's defaults (no evictionHard in {effective.config_file}"
+                  + "".join(f", {p}" for p in effective.dropins) + ", no --eviction-hard)")
     else:
-        return Thresholds(default, {}, f"the kubelet's defaults (no evictionHard in {path}, no --eviction-hard)",
-                          (), release)
-    zeroed = tuple(s for s in default if s not in explicit)
-    return Thresholds({**{s: "0" for s in zeroed}, **explicit}, explicit, source, zeroed, release)
+        source = ("no evictionHard: no --config file, no --eviction-hard"
+                  + (", none in the drop-ins " + ", ".join(effective.dropins) if effective.dropins else ""))
+    return Thresholds({**{s: "0" for s in zeroed}, **applied}, explicit, source, zeroed, release, base,
+                      _remedy(effective, base, version, release))
+
+
+def _remedy(effective: kubelet.Effective, base: str, version: tuple[int, ...] | None, release: str) -> str:
+    if base == "flag":
+        return "list every signal in the flag (mergeDefaultEvictionSettings does not apply to flags)"
+    if version is not None and version < kubelet.MERGE_SINCE:
+        return f"list every signal (kubelet {release} has no mergeDefaultEvictionSettings)"
+    where = effective.origin.get("mergeDefaultEvictionSettings", "")
+    ignored = (f" (mergeDefaultEvictionSettings: true {where} fills nothing: the kubelet merges the defaults "
+               "in loadConfigFile, into the --config file only)"
+               if effective.config.get("mergeDefaultEvictionSettings") is True and "drop-in" in where else "")
+    if base == "config":
+        return f"list every signal, or set mergeDefaultEvictionSettings: true in {effective.config_file}{ignored}"
+    return f"list every signal, or give the kubelet a --config file with mergeDefaultEvictionSettings: true{ignored}"
 
 
 def amount(value: str, total: float) -> float:
@@ -181,18 +189,19 @@ def in_effect(facts: NodeFacts) -> Judgement:
     if isinstance(thresholds, Judgement):
         return thresholds
     found.judged["thresholds"] = thresholds.as_dict()
-    found.judged["note"] = "read from the node's config file and flags; /configz is not reachable from node facts"
-    version = facts.kubelet_version
-    if thresholds.source.startswith("--"):
-        remedy = "list every signal in the flag (mergeDefaultEvictionSettings does not apply to flags)"
-    elif version is not None and version < MERGE_SINCE:
-        remedy = f"list every signal (kubelet {thresholds.kubelet} has no mergeDefaultEvictionSettings)"
-    else:
-        remedy = "list every signal, or set mergeDefaultEvictionSettings: true"
+    found.judged["sources"] = kubelet.effective_config(facts)[1]
     for signal in thresholds.zeroed:
-        found.problems.append(
-            f"{signal} is disabled: {thresholds.source} does not list it, and an explicit set replaces the "
-            f"kubelet's defaults (<{DEFAULTS[signal]}) with nothing for the signals it leaves out; {remedy}")
+        default = DEFAULTS[signal]
+        if thresholds.base != "none":
+            why = (f"{thresholds.source} does not list it, and an explicit set replaces the kubelet's defaults "
+                   f"(<{default}) with nothing for the signals it leaves out")
+        elif thresholds.explicit:
+            why = (f"{thresholds.source} does not list it, and without a --config file the kubelet never fills "
+                   f"in its default (<{default}): loadConfigFile alone does")
+        else:
+            why = (f"{thresholds.source}: the kubelet fills in its defaults (<{default}) only for a --config "
+                   "file (loadConfigFile), so without one it has no threshold")
+        found.problems.append(f"{signal} is disabled: {why}; {thresholds.remedy}")
     kind = all(thresholds.explicit.get(k) == v for k, v in KIND_ZEROES.items())
     for signal, value in thresholds.explicit.items():
         if _is_zero(value):
