@@ -27,7 +27,7 @@ HEALTHY = Path(__file__).parent / "data" / "clusters" / "healthy"
 # The documented failures the issue asks a reproduction of.
 REPRODUCED = {"nodefs-pressure", "critical-pod-eviction", "cert-expiry", "cgroup-kmem-leak", "nofile-exhaustion",
               "apiserver-anonymous-probe", "namespace-stuck", "affinity-rollout-stall",
-              "service-no-endpoints", "hostname-drift", "workload-crashes"}
+              "service-no-endpoints", "hostname-drift", "workload-crashes", "hostnetwork-dns-policy"}
 INI = "[pytest]\nkubeproof_suites =\n    scenarios:scenario\n"
 
 

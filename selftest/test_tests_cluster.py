@@ -158,7 +158,7 @@ NOT_INSTALLED = {
     "test_node_registrations.py::test_calico_node_records_name_existing_nodes": "calico IPAM is not in use",
 }
 SERVING_TEST = "test_cluster_certificates.py::test_api_server_serving_certificate"
-ALL_TESTS = 29
+ALL_TESTS = 30
 
 
 @pytest.fixture(scope="module")
