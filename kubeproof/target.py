@@ -110,13 +110,12 @@ def _check_hosts(hosts: tuple[str, ...]) -> None:
     from .nodes.transport import SUPPORTED_SCHEMES
 
     for url in hosts:
-        parts = urllib.parse.urlsplit(url)
         try:
+            parts = urllib.parse.urlsplit(url)
             parts.port  # raises on a port that is not a number in range
-            host = parts.netloc.rpartition("@")[2]
-        except ValueError:
-            host = ""
-        if parts.scheme not in SUPPORTED_SCHEMES or (parts.scheme != "local" and not host):
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urllib.parse.SplitResult("", "", "", "", "")
+        if parts.scheme not in SUPPORTED_SCHEMES or (parts.scheme != "local" and not parts.netloc.rpartition("@")[2]):
             raise KubeproofError(f"--hosts {url!r} is not a host URL: write SCHEME://HOST with SCHEME one of "
                                  f"{', '.join(s for s in SUPPORTED_SCHEMES if s != 'local')}, or local://")
         if parts.scheme != "local" and shutil.which(parts.scheme) is None:

@@ -27,6 +27,9 @@ def check(document, path: str) -> None:
         raise bad("summary.failures is not a map of failure ids to verdicts")
     if not isinstance(document.get("failures"), list):
         raise bad("failures is not a list")
+    if not isinstance(document.get("target"), (dict, type(None))) or not isinstance(
+            document.get("incomplete"), (str, type(None))):
+        raise bad("target or incomplete is of another type")
     for number, failure in enumerate(document["failures"]):
         if not (isinstance(failure, dict) and isinstance(failure.get("id"), str)
                 and failure.get("severity") in catalogs.SEVERITIES and isinstance(failure.get("results"), list)
@@ -38,7 +41,7 @@ def check(document, path: str) -> None:
 
 
 def _target(document: dict) -> str:
-    return (document.get("target") or {}).get("description") or "no target"
+    return str((document["target"] or {}).get("description") or "no target")
 
 
 def warnings(old: dict, new: dict) -> list[str]:
