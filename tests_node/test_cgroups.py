@@ -18,3 +18,8 @@ def test_memory_cgroup_ids_have_headroom(node, profile, verdict):
 @pytest.mark.failure("cgroup-kmem-leak")
 def test_dying_memory_cgroups_do_not_accumulate(node, profile, verdict):
     verdict.conclude(cgroups.dying_accumulation(node.facts, profile.dying_cgroups_max))
+
+
+@pytest.mark.failure("cgroup-kmem-leak")
+def test_kubelet_runs_on_cgroup_v2(node, verdict):
+    verdict.conclude(cgroups.kubelet_cgroup_v2(node.facts))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ...nodes.facts import NodeFacts
 from ..judgement import Findings, Judgement
+from . import kubelet
 
 FAILURE_IDS = ("cgroup-kmem-leak",)  # the catalog entries this module's judges decide
 
@@ -27,6 +28,17 @@ KMEM_FIXED = (4, 8)  # 73f576c04b94 frees the memcg id at offline (001 §1: 4.2 
 MEMORY_CGROUP_IDS = 65535  # the memory controller's id space (MEM_CGROUP_ID_MAX)
 NO_KMEM_LIMIT = 2 ** 63 - 4096  # memory.kmem.limit_in_bytes when no kmem limit was ever set (x86-64)
 SECTIONS = ("kernel", "cgroup-mounts", "proc-cgroups", "memory-cgroup-dirs", "cgroup-stat", "kmem")
+# The kubelet's own words on cgroup v1 (v1.35.4 and v1.37.2 alike). With failCgroupV1 (default true
+# from 1.35) it refuses to start: validateKubeletOSConfiguration,
+# pkg/kubelet/apis/config/validation/validation_linux.go.
+CGROUP_V1_REFUSED = ("kubelet is configured to not run on a host using cgroup v1. cgroup v1 support is "
+                     "unsupported and will be removed in a future release")
+# Without it, it runs and records a Warning Event (reason CgroupV1) with cm.CgroupV1DeprecatedWarning
+# (pkg/kubelet/cm/container_manager.go; cgroupVersionCheck, pkg/kubelet/kubelet_linux.go).
+CGROUP_V1_DEPRECATED = ("cgroup v1 detected. cgroup v1 support is deprecated and will be removed in a future "
+                        "release. Please migrate to cgroup v2. More information at "
+                        "https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1")
+CGROUP_V1_UNSUPPORTED_SINCE = kubelet.FAIL_CGROUP_V1_SINCE
 
 
 def _release(facts: NodeFacts) -> str:
@@ -159,4 +171,36 @@ def dying_accumulation(facts: NodeFacts, max_dying: int) -> Judgement:
     if count > max_dying:
         found.problems.append(f"{count} dying memory cgroups ({how}) > {max_dying} maximum (over by "
                               f"{count - max_dying}): on kernel {_release(facts)} each keeps its memory cgroup id")
+    return found.verdict()
+
+
+def kubelet_cgroup_v2(facts: NodeFacts) -> Judgement:
+    """A kubelet from 1.35 runs on cgroup v2: on cgroup v1, the hierarchy of 000/001's memory cgroup
+    leaks, it refuses to start (failCgroupV1: true, the default) or runs deprecated (false)."""
+    found = Findings(("cgroup-mounts", "kubelet-version", "processes", "kubelet-config", "kubelet-config-dir",
+                      "kubelet-env"), facts)
+    if not kubelet.present(facts):
+        return found.nothing(kubelet.ABSENT)
+    version, cgroup = facts.kubelet_version, facts.cgroup_version
+    if version is None or cgroup is None:
+        return found.nothing("the kubelet's version or the cgroup mounts were not gathered")
+    release = ".".join(map(str, version))
+    found.judged.update(kubelet=release, cgroup_version=cgroup, hybrid=facts.cgroup.get("hybrid"),
+                        unsupported_since=".".join(map(str, CGROUP_V1_UNSUPPORTED_SINCE)))
+    if cgroup == 2 or version < CGROUP_V1_UNSUPPORTED_SINCE:
+        return found.verdict()
+    try:
+        effective = kubelet.resolve(facts)
+    except ValueError as exc:
+        return found.nothing(f"{exc}: the kubelet refuses to start with it")
+    refuses = effective.config["failCgroupV1"]
+    found.judged.update(failCgroupV1=refuses, source=effective.source("failCgroupV1"))
+    where = f"kubelet {release} on cgroup v1 ({'hybrid, ' if facts.cgroup.get('hybrid') else ''}" \
+            f"no cgroup2 at /sys/fs/cgroup) with {effective.source('failCgroupV1')}"
+    if refuses:
+        found.problems.append(f'{where}: the kubelet refuses to start: "{CGROUP_V1_REFUSED}"; move the node to '
+                              "cgroup v2")
+    else:
+        found.problems.append(f'{where}: the kubelet runs on a hierarchy it no longer supports, and warns "'
+                              f'{CGROUP_V1_DEPRECATED}"; move the node to cgroup v2')
     return found.verdict()

@@ -51,6 +51,7 @@ DISK_SIGNALS = {"nodefs.available": ("nodefs", "space"), "nodefs.inodesFree": ("
 class Thresholds:
     values: dict[str, str]    # signal -> "10%" | "1Gi" | "0" (disabled), every signal in effect or zeroed
     explicit: dict[str, str]  # the signals the operator set (not filled in from the defaults)
+    origins: dict[str, str]   # explicit signal -> where it is set ("evictionHard in PATH", "--eviction-hard (...)")
     source: str               # where they were read
     zeroed: tuple[str, ...]   # default signals left without a threshold, hence disabled
     kubelet: str              # the kubelet version the rules were chosen for
@@ -71,7 +72,8 @@ def hard_thresholds(facts: NodeFacts) -> Thresholds:
     explicit = {s: v for s, v in applied.items()
                 if not effective.eviction_origin.get(s, "").startswith("DefaultEvictionHard")}
     zeroed = tuple(s for s in kubelet.defaults(version) if s not in applied)
-    origins = list(dict.fromkeys(effective.eviction_origin[s] for s in explicit if s in effective.eviction_origin))
+    set_in = {s: effective.eviction_origin[s] for s in explicit}
+    origins = list(dict.fromkeys(set_in.values()))
     flag = effective.origin.get("evictionHard", "").startswith("--")
     base = "flag" if flag else "config" if effective.config_file else "none"
     if flag:
@@ -85,7 +87,7 @@ def hard_thresholds(facts: NodeFacts) -> Thresholds:
     else:
         source = ("no evictionHard: no --config file, no --eviction-hard"
                   + (", none in the drop-ins " + ", ".join(effective.dropins) if effective.dropins else ""))
-    return Thresholds({**{s: "0" for s in zeroed}, **applied}, explicit, source, zeroed, release, base,
+    return Thresholds({**{s: "0" for s in zeroed}, **applied}, explicit, set_in, source, zeroed, release, base,
                       _remedy(effective, base, version, release))
 
 
@@ -207,7 +209,7 @@ def in_effect(facts: NodeFacts) -> Judgement:
         if _is_zero(value):
             why = (" (kind's setting, made so its nested kubelets do not evict for the host's disk: no disk "
                    "pressure eviction on this node)" if kind and signal in KIND_ZEROES else "")
-            found.problems.append(f"{signal}<{value} in {thresholds.source} disables eviction on it{why}")
+            found.problems.append(f"{signal}<{value} in {thresholds.origins[signal]} disables eviction on it{why}")
     return found.verdict()
 
 
