@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import socket
@@ -218,6 +219,59 @@ def test_gather_script_runs_under_plain_posix_shells(shell, local):
         {k: local.facts.sysctl(k) for k in STATIC_SYSCTLS}
 
 
+def _dropin_tree(root: Path) -> Path:
+    """A --config-dir as an operator leaves it: drop-ins, a subdirectory, a file the kubelet skips."""
+    conf_d = root / "kubelet.conf.d"
+    (conf_d / "20-site").mkdir(parents=True)
+    (conf_d / "10-eviction.conf").write_text("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                                              "evictionHard:\n  memory.available: 500Mi\n")
+    (conf_d / "20-site" / "auth.conf").write_text("apiVersion: kubelet.config.k8s.io/v1beta1\n"
+                                                   "kind: KubeletConfiguration\ntoken: hunter2-dropin-secret\n")
+    (conf_d / "README").write_text("not a drop-in: no .conf suffix\n")
+    return conf_d
+
+
+def test_gather_reads_the_running_kubelets_config_and_dropins(tmp_path):
+    conf_d = _dropin_tree(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n")
+    script = tmp_path / "kubelet"  # comm "kubelet"; --config=FILE and --config-dir DIR: both flag forms
+    script.write_text("#!/bin/sh\nsleep 300\n")
+    script.chmod(0o755)
+    kubelet = subprocess.Popen([str(script), f"--config={config}", "--config-dir", str(conf_d)])
+    try:
+        deadline = time.monotonic() + 10
+        while f"--config-dir" not in Path(f"/proc/{kubelet.pid}/cmdline").read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        facts = gather.parse(subprocess.run(["dash", "-c", gather.SCRIPT], capture_output=True, text=True,
+                                            check=True, timeout=60).stdout)
+    finally:
+        kubelet.kill()
+        kubelet.wait()
+    assert facts["kubelet"]["dropins"] == {
+        f"{conf_d}/10-eviction.conf": {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                                       "evictionHard": {"memory.available": "500Mi"}},
+        f"{conf_d}/20-site/auth.conf": {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                                        "token": "<redacted>"}}
+    assert "hunter2" not in facts["raw"]["kubelet-config-dir"]["output"]
+    assert f"@@kubeproof-item {config}\n" in facts["raw"]["kubelet-config"]["output"]
+
+
+def test_gather_reads_the_flag_files_dropins_while_the_kubelet_is_down(tmp_path):
+    conf_d = _dropin_tree(tmp_path)
+    flags = tmp_path / "kubeadm-flags.env"
+    flags.write_text(f'KUBELET_KUBEADM_ARGS="--node-ip=10.0.0.2 --config-dir={conf_d} --v=2"\n')
+    # This host's daemons stay out of it (no kubelet runs), the flag files are the temporary one.
+    script = gather.SCRIPT.replace("DAEMON_PIDS=$(find_daemons)", "DAEMON_PIDS=")
+    script, found = re.subn(r"KUBELET_FLAG_FILES='[^']*'", f"KUBELET_FLAG_FILES='{flags}'", script)
+    assert found == 1
+    facts = gather.parse(subprocess.run(["dash", "-c", script], capture_output=True, text=True, check=True,
+                                        timeout=60).stdout)
+    assert sorted(facts["kubelet"]["dropins"]) == [f"{conf_d}/10-eviction.conf", f"{conf_d}/20-site/auth.conf"]
+    assert facts["kubelet"]["configured_flags"][str(flags)]["config-dir"] == [str(conf_d)]
+
+
 # -- a node container with planted flaws -----------------------------------------------------------
 
 KUBELET_ARGS = ["--config=/var/lib/kubelet/config.yaml", "--hostname-override", "node-a",
@@ -353,9 +407,9 @@ def test_docker_node_kubelet_limits_flags_and_config(planted):
 def test_docker_node_runtime_config_without_credentials(planted):
     runtime = planted.facts.runtime
     assert runtime["docker"] == {"info": None, "daemon_json": DAEMON_JSON, "root_entries": None}
-    assert runtime["containerd"]["snapshotters"] == ["overlayfs"]
-    auth = runtime["containerd"]["config"]["plugins"]["io.containerd.grpc.v1.cri"]["registry"][
-        "configs"]["registry.example"]["auth"]
+    cri = runtime["containerd"]["config"]["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["containerd"]["snapshotter"] == "overlayfs"
+    auth = cri["registry"]["configs"]["registry.example"]["auth"]
     assert auth == {"username": "robot", "password": "<redacted>"}
     assert "hunter2" not in json.dumps(planted.facts.as_dict())
 

@@ -9,13 +9,15 @@ and runs it through the real parser, so the judges see exactly what gathering wo
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
 import flawed_nodes
-from kubeproof.judge.node import cgroups, certs, eviction, hostname, limits, runtime, static_pods, sysctls, systemd
+from kubeproof.judge.node import (cgroups, certs, eviction, hostname, kubelet, limits, runtime, static_pods,
+                                  sysctls, systemd)
 from kubeproof.nodes import gather
 from kubeproof.nodes.facts import NodeFacts
 
@@ -225,6 +227,103 @@ def test_an_eviction_flag_that_does_not_parse_is_a_problem():
         "--eviction-hard: 'nodefs.available>10%' is not SIGNAL<VALUE: the kubelet refuses to start with it"]
 
 
+# -- the kubelet's effective configuration (config file, drop-ins, flags) -------------------------
+
+DROPINS = "/etc/kubernetes/kubelet.conf.d"
+V1BETA1 = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"}
+
+
+def kubelet_node(*flags: str, version: str = "1.37.2", config: dict | None = None, **dropins: dict) -> NodeFacts:
+    """A running kubelet with these flags, the config file at the kubeadm path, and drop-ins by name."""
+    return node(kubelet_version=f"Kubernetes v{version}",
+                processes=process(812, "kubelet", ["/usr/bin/kubelet", *flags], ("1048576", "1048576")),
+                kubelet_config=kubelet_config(**config) if config is not None else "",
+                kubelet_config_dir="".join(item(f"{DROPINS}/{name}", yaml.safe_dump(body))
+                                           for name, body in dropins.items()))
+
+
+def test_effective_config_of_kubeadms_config_file():
+    facts = kubelet_node("--config=/var/lib/kubelet/config.yaml",
+                         config={"cgroupDriver": "systemd", "rotateCertificates": True})
+    config, sources = kubelet.effective_config(facts)
+    assert {k: config[k] for k in ("evictionHard", "failCgroupV1", "cgroupDriver", "rotateCertificates",
+                                   "serverTLSBootstrap", "protectKernelDefaults", "mergeDefaultEvictionSettings")} == {
+        "evictionHard": kubelet.DEFAULT_EVICTION_HARD, "failCgroupV1": True, "cgroupDriver": "systemd",
+        "rotateCertificates": True, "serverTLSBootstrap": False, "protectKernelDefaults": False,
+        "mergeDefaultEvictionSettings": False}
+    assert sources == "--config /var/lib/kubelet/config.yaml; flags: the running kubelet's command line (pid 812)"
+
+
+@pytest.mark.parametrize("version, expected", [
+    ("1.37.2", {}),  # loadConfigFile is the only place the defaults are filled in
+    ("1.24.17", {k: v for k, v in kubelet.DEFAULT_EVICTION_HARD.items() if k != "imagefs.inodesFree"}),
+])
+def test_a_kubelet_without_config_file_gets_no_default_thresholds_since_1_25(version, expected):
+    # The kubeadm path holds a file, but the kubelet is not told to read it.
+    facts = kubelet_node("--kubeconfig=/etc/kubernetes/kubelet.conf", version=version, config={})
+    assert kubelet.effective_config(facts)[0]["evictionHard"] == expected
+    assert (eviction.hard_thresholds(facts).zeroed == ()) == bool(expected)
+
+
+def test_dropins_merge_in_the_kubelets_walk_order_and_flags_win():
+    facts = kubelet_node(
+        "--config=/var/lib/kubelet/config.yaml", f"--config-dir={DROPINS}", "--rotate-certificates=false",
+        config={"rotateCertificates": True, "evictionHard": {"memory.available": "1Gi"}, "clusterDNS": ["10.96.0.10"]},
+        **{"20-disk.conf": {**V1BETA1, "evictionHard": {"nodefs.available": "0%"}},
+           # filepath.WalkDir: the directory 20-disk sorts before the file 20-disk.conf, so this comes first
+           "20-disk/restore.conf": {**V1BETA1, "evictionHard": {"nodefs.available": "10%"}},
+           "10-dns.conf": {**V1BETA1, "clusterDNS": ["169.254.20.10"], "failCgroupV1": False,
+                           "evictionHard": {"memory.available": None}},  # null removes the signal
+           "30-notes.txt": {**V1BETA1, "protectKernelDefaults": True}})  # not *.conf: skipped
+    config, sources = kubelet.effective_config(facts)
+    assert config["evictionHard"] == {"nodefs.available": "0%"}
+    assert config["clusterDNS"] == ["169.254.20.10"]  # lists are replaced
+    assert (config["failCgroupV1"], config["rotateCertificates"], config["protectKernelDefaults"]) == (False, False, False)
+    assert f"--config-dir {DROPINS}: {DROPINS}/10-dns.conf, {DROPINS}/20-disk/restore.conf, {DROPINS}/20-disk.conf" \
+        in sources
+    assert kubelet.resolve(facts).source("rotateCertificates") == \
+        "--rotate-certificates=false (the running kubelet's command line (pid 812))"
+    flagged = kubelet_node(f"--config-dir={DROPINS}", "--eviction-hard=memory.available<1Gi", "--fail-cgroupv1=f",
+                           **{"10.conf": {**V1BETA1, "evictionHard": {"nodefs.available": "10%"}}})
+    assert kubelet.effective_config(flagged)[0]["evictionHard"] == {"memory.available": "1Gi"}
+    assert kubelet.effective_config(flagged)[0]["failCgroupV1"] is False
+
+
+def test_a_dropin_without_its_kind_stops_the_kubelet():
+    facts = kubelet_node(f"--config-dir={DROPINS}", **{"10.conf": {"evictionHard": {"memory.available": "1Gi"}}})
+    assert eviction.in_effect(facts).problems == [
+        f"drop-in {DROPINS}/10.conf is not apiVersion kubelet.config.k8s.io/v1beta1, kind KubeletConfiguration "
+        "(mergeKubeletConfigurations refuses it): the kubelet refuses to start with it"]
+
+
+def test_dropins_of_a_stopped_kubelet_come_from_its_flag_files():
+    facts = node(kubelet_version="Kubernetes v1.35.4", processes="",
+                 kubelet_env=item("/var/lib/kubelet/kubeadm-flags.env",
+                                  f'KUBELET_KUBEADM_ARGS="--config-dir={DROPINS} --node-ip=10.0.0.2"'),
+                 kubelet_config_dir=item(f"{DROPINS}/10.conf", yaml.safe_dump({**V1BETA1, "cgroupDriver": "systemd"})))
+    config, sources = kubelet.effective_config(facts)
+    assert (config["cgroupDriver"], config["evictionHard"]) == ("systemd", {})
+    assert sources.startswith("no --config file")
+
+
+def test_facts_gathered_before_dropins_were_read_say_so():
+    facts = kubelet_node("--config=/var/lib/kubelet/config.yaml", f"--config-dir={DROPINS}", config={}).as_dict()
+    facts["kubelet"].pop("dropins")
+    assert f"--config-dir {DROPINS} (its files were not gathered: not merged)" in \
+        kubelet.effective_config(NodeFacts(facts))[1]
+
+
+def test_cgroup_v1_under_a_1_35_kubelet_refusing_it():
+    facts = kubelet_node("--config=/var/lib/kubelet/config.yaml", version="1.35.4", config={})
+    assert cgroups.kubelet_cgroup_v2(facts).problems == [
+        "kubelet 1.35.4 on cgroup v1 (hybrid, no cgroup2 at /sys/fs/cgroup) with failCgroupV1 unset in "
+        "/var/lib/kubelet/config.yaml (the kubelet's default is true): the kubelet refuses to start: \"kubelet is "
+        "configured to not run on a host using cgroup v1. cgroup v1 support is unsupported and will be removed in a "
+        "future release\"; move the node to cgroup v2"]
+    # Before 1.35 cgroup v1 is in maintenance, not refused: not this finding.
+    assert cgroups.kubelet_cgroup_v2(kubelet_node(version="1.34.3", config={})).problems == []
+
+
 # -- nofile-exhaustion -----------------------------------------------------------------------------
 
 def test_unlimited_passes_and_nested_nodes_daemons_are_not_this_nodes():
@@ -298,6 +397,25 @@ def test_hostname_override_and_case_are_the_kubelets():
 def test_storage_driver_sources(sections, problems):
     facts = node("dev-host", **{"processes": "", "docker_info": "", "docker_root": "", **sections})
     assert runtime.storage_driver(facts).problems == problems
+
+
+@pytest.mark.parametrize("config, expected", [
+    # kind v0.33's own config (version 2, images/base/files/etc/containerd/config.toml), read by containerd 2
+    ('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  discard_unpacked_layers = true\n'
+     '  snapshotter = "overlayfs"\n  default_runtime_name = "runc"\n', [("overlayfs", "version 2")]),
+    # below version.ConfigVersion (4) configMigration copies the grpc plugin's key over the images plugin's
+    ('version = 3\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "devmapper"\n'
+     "[plugins.'io.containerd.cri.v1.images']\n  snapshotter = 'overlayfs'\n", [("devmapper", "version 3")]),
+    ('version = 4\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "devmapper"\n'
+     "[plugins.'io.containerd.cri.v1.images']\n  snapshotter = 'overlayfs'\n", [("overlayfs", "version 4")]),
+    ("version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata]\n  snapshotter = 'devmapper'\n",
+     [("overlayfs", "containerd's default snapshotter"), ("devmapper", "runtime handler kata")]),
+    ('[plugins.cri.containerd]\n  snapshotter = "aufs"\n', [("aufs", "version 1")]),  # containerd 1.x's first layout
+])
+def test_containerd_snapshotter_by_config_version(config, expected):
+    found = runtime.containerd_snapshotters(tomllib.loads(config))
+    assert [name for name, _ in found] == [name for name, _ in expected]
+    assert all(fragment in where for (_, where), (_, fragment) in zip(found, expected)), found
 
 
 # -- apiserver-anonymous-probe, signing duration ---------------------------------------------------

@@ -59,8 +59,8 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    Only certificates ever leave the node, never keys.
   runtime         {docker: {info: {Driver, DriverStatus, DockerRootDir, CgroupDriver, CgroupVersion,
                    ServerVersion} or None, daemon_json: dict or None, root_entries: names under
-                   /var/lib/docker or None}, containerd: {config: dict or None, snapshotters:
-                   [configured snapshotter values], snapshots: {"overlayfs": entries}},
+                   /var/lib/docker or None}, containerd: {config: dict or None,
+                   snapshots: {"overlayfs": entries}},
                    crio: {config: /etc/crio/crio.conf as a dict or None, storage_conf: dict or None}}
   systemd         {version: 252 or None, version_line: str or None, package: "systemd-219-62.el7_6.6
                    .x86_64" (rpm -q) or "systemd-252.22-1~deb12u1" (dpkg), or None}
@@ -536,7 +536,6 @@ def _runtime(raw: dict, errors: dict[str, str]) -> dict:
         },
         "containerd": {
             "config": containerd,
-            "snapshotters": sorted(set(_values_of("snapshotter", containerd))),
             "snapshots": {name.removeprefix("io.containerd.snapshotter.v1."): _int(count)
                           for name, _, count in (line.partition(" ") for line in
                                                  _out(raw, "containerd-snapshots").splitlines())},
@@ -587,14 +586,6 @@ def _history(name: str, section: dict | None, node_time: str) -> dict:
     return {**log, "read": True, "why": None, "source": fields["source"], "readkmsg": fields.get("readkmsg"),
             "container": container if container not in (None, "none") else None, "cap": cap,
             "truncated": truncated, "lines": found, "others": others}
-
-
-def _values_of(key: str, tree: Any) -> list:
-    """Every value of key anywhere in nested dicts (containerd's config moves between versions)."""
-    if not isinstance(tree, dict):
-        return []
-    here = [value for name, value in tree.items() if name == key and isinstance(value, str)]
-    return here + [found for value in tree.values() for found in _values_of(key, value)]
 
 
 def _systemd(raw: dict) -> dict:

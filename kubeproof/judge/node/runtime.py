@@ -4,10 +4,10 @@
 vfs); after a kernel upgrade dropped aufs it fell to devicemapper and filled the disk. The failure is
 that fall: devicemapper (loop-lvm by default, thin pools that fill), aufs (gone with a kernel
 upgrade, whereupon the runtime falls further) and vfs (a full copy of every layer, docker's last
-resort). Drivers chosen for the filesystem or the mode are not it: overlay2/overlayfs/overlay,
-fuse-overlayfs (rootless runtimes, where kernel overlay is not allowed), btrfs and zfs, and
-containerd's native snapshotter, which kind configures on zfs hosts where overlayfs cannot work
-(kind's node image entrypoint).
+resort), and containerd's devmapper, the same thin pool. Drivers chosen for the filesystem or the
+mode are not it: overlay2/overlayfs/overlay, fuse-overlayfs (rootless runtimes, where kernel overlay
+is not allowed), btrfs and zfs, and containerd's native snapshotter, which kind configures on zfs
+hosts where overlayfs cannot work (kind's node image entrypoint).
 """
 
 from __future__ import annotations
@@ -22,9 +22,18 @@ FAILURE_IDS = ("storage-driver",)  # the catalog entries this module's judges de
 
 SECTIONS = ("processes", "runtime-config", "docker-info", "docker-root", "containerd-snapshots")
 OVERLAY = {"docker": ("overlay2",), "containerd": ("overlayfs",), "cri-o": ("overlay", "overlay2")}
-FALLBACK_DRIVERS = ("devicemapper", "aufs", "vfs")  # 001 §2's fall, and where it ends
+# 001 §2's fall, and where it ends; containerd's devmapper snapshotter is the same device-mapper
+# thin pool under containerd's name (docs/snapshotters/devmapper.md), filling as 001's did.
+FALLBACK_DRIVERS = ("devicemapper", "devmapper", "aufs", "vfs")
 # Directories docker leaves under its root for each graph driver it has used.
 DOCKER_DRIVER_DIRS = ("overlay2", "overlay", "devicemapper", "aufs", "vfs", "btrfs", "zfs", "fuse-overlayfs")
+# Where containerd's CRI plugin reads the snapshotter (docs/cri/config.md, containerd v2.3.4): version
+# 2 configs (containerd 1.x, still read by 2.x) under the grpc CRI plugin, version 3 and later
+# (containerd 2.x; 2.3.4's version.ConfigVersion is 4) under the CRI image plugin. Version 1 names
+# plugins without the URI (v1MigratePluginName: "cri" is io.containerd.grpc.v1.cri).
+CRI_V2_PLUGIN, CRI_IMAGES_PLUGIN, CRI_RUNTIME_PLUGIN = ("io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+                                                        "io.containerd.cri.v1.runtime")
+CONTAINERD_CONFIG_VERSION = 4  # version.ConfigVersion of containerd v2.3.4: configs below it are migrated
 # Which runtime a kubelet's --container-runtime-endpoint socket belongs to.
 ENDPOINT_RUNTIME = (("containerd", "containerd"), ("crio", "cri-o"), ("cri-dockerd", "docker"),
                     ("dockershim", "docker"), ("docker.sock", "docker"))
@@ -83,15 +92,43 @@ def _docker(facts: NodeFacts) -> Runtime | None:
     return Runtime("docker", bool(proc or info), drivers, source, root, root_source)
 
 
+def containerd_snapshotters(config: dict) -> list[tuple[str, str]]:
+    """[(snapshotter, where it is set)] the CRI plugin uses by the containerd config: its default
+    snapshotter (overlayfs, defaults.DefaultSnapshotter, when none is set), then any a runtime
+    handler names for its own pods.
+
+    Below version.ConfigVersion the images plugin's configMigration (plugins/cri/images/plugin.go)
+    copies the grpc CRI plugin's containerd.snapshotter over the images plugin's snapshotter: that
+    key wins in version 2 and 3 files alike, and is the only one containerd 1.x reads.
+    """
+    version = config.get("version", 1)
+    plugins = config.get("plugins") or {}
+    grpc = plugins.get(CRI_V2_PLUGIN if isinstance(version, int) and version >= 2 else "cri") or {}
+    old = (grpc.get("containerd") or {}) if isinstance(version, int) and version < CONTAINERD_CONFIG_VERSION else {}
+    images = plugins.get(CRI_IMAGES_PLUGIN) or {}
+    label = f"/etc/containerd/config.toml (version {version})"
+    if old.get("snapshotter"):
+        found = [(old["snapshotter"], f"{label} containerd.snapshotter of the {CRI_V2_PLUGIN} plugin")]
+    elif images.get("snapshotter"):
+        found = [(images["snapshotter"], f"{label} snapshotter of the {CRI_IMAGES_PLUGIN} plugin")]
+    else:
+        found = [("overlayfs", f"containerd's default snapshotter ({label} sets none)")]
+    for plugin in (grpc, plugins.get(CRI_RUNTIME_PLUGIN) or {}):
+        for handler, settings in ((plugin.get("containerd") or {}).get("runtimes") or {}).items():
+            if isinstance(settings, dict) and settings.get("snapshotter"):  # "" is the default's
+                found.append((settings["snapshotter"], f"{label} snapshotter of runtime handler {handler}"))
+    return found
+
+
 def _containerd(facts: NodeFacts) -> Runtime | None:
     containerd = facts.runtime.get("containerd") or {}
     config, snapshots = containerd.get("config"), containerd.get("snapshots") or {}
     proc = _running(facts, "containerd")
     if not (proc or config is not None or snapshots):
         return None
-    configured = tuple(containerd.get("snapshotters") or ())
-    drivers, source = ((configured, "/etc/containerd/config.toml snapshotter") if configured
-                       else (("overlayfs",), "containerd's default snapshotter"))
+    used = containerd_snapshotters(config if isinstance(config, dict) else {})
+    drivers = tuple(dict.fromkeys(name for name, _ in used))
+    source = "; ".join(f"{name}: {where}" for name, where in used)
     if flagged := _flag(proc, "root"):
         root, root_source = flagged, "containerd --root"
     elif isinstance(config, dict) and isinstance(config.get("root"), str):
