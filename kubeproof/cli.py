@@ -1,4 +1,4 @@
-"""`python -m kubeproof`: catalog, dump, cleanup, diff, replay."""
+"""`kubeproof` (or `python -m kubeproof`): audit, catalog, dump, cleanup, diff, replay."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from . import catalog as catalogs
+from . import home
 from .errors import KubeproofError, UsageParser
 from .nodes.probe import DEFAULT_IMAGE
 from .plugin import OFFLINE, suite_dirs, suite_of
 from .target import HELP, NODE_ACCESS, Options, check_writable, positive_seconds
 
-REPO = Path(__file__).resolve().parent.parent
-SUITE_DIRS = ("tests_node", "tests_cluster", "scenarios")
 USAGE_ERROR = 4  # as pytest's for a usage error: one line, no traceback
 REFERENCE_KEYS = {"node": "node_tests", "cluster": "cluster_tests", "scenario": "scenarios"}
 
@@ -46,9 +45,9 @@ class _References:
 
 def references(root: Path) -> dict[str, dict[str, list[str]]]:
     """Failure id -> {node_tests, cluster_tests, scenarios}: the test ids that declare it."""
-    paths = [str(root / d) for d in SUITE_DIRS if (root / d).is_dir()]
+    paths = [str(root / d) for d in home.SUITES if (root / d).is_dir()]
     if not paths:
-        raise KubeproofError(f"no kubeproof suites under {root} (looked for {', '.join(SUITE_DIRS)})")
+        raise KubeproofError(f"no kubeproof suites under {root} (looked for {', '.join(home.SUITES)})")
     collector = _References()
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
@@ -184,9 +183,9 @@ def parser() -> argparse.ArgumentParser:
                                      "node tests, cluster tests and scenarios guarding it.")
     cat.add_argument("--format", choices=("json", "text"), default="text",
                      help="text for people, json for tools (default: %(default)s)")
-    cat.add_argument("--root", metavar="DIR", default=str(REPO),
+    cat.add_argument("--root", metavar="DIR", default=str(home.root()),
                      help="directory holding the suites tests_node, tests_cluster, scenarios "
-                          "(default: this checkout)")
+                          "(default: the installed package's, or this checkout's)")
     cat.set_defaults(run=cmd_catalog)
 
     dump = sub.add_parser("dump", help="write the cluster's objects and node facts for an offline audit",
@@ -223,7 +222,10 @@ def parser() -> argparse.ArgumentParser:
                          help="text for people, json for tools (default: %(default)s)")
     compare.set_defaults(run=cmd_diff)
 
-    # Listed for --help; main() hands its arguments to the replay server's own parser.
+    # Listed for --help; main() hands their arguments to pytest and to the replay server's own parser.
+    sub.add_parser("audit", add_help=False,
+                   help="the audit: pytest with kubeproof's suites, every pytest option passed through "
+                        "(`kubeproof audit --help`)")
     sub.add_parser("replay", add_help=False,
                    help="serve a dump read-only as a Kubernetes API server (DIR [--port N] [--kubeconfig P])")
     return top
@@ -232,6 +234,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["audit"]:
+            # A fresh interpreter: in this one kubeproof and its plugins are imported already, too
+            # early for pytest to rewrite their asserts (it warns about each).
+            os.execv(sys.executable, [sys.executable, "-m", "pytest", *argv[1:]])
         if argv[:1] == ["replay"]:
             from .kube import replay
 

@@ -17,7 +17,7 @@ import allure
 import pytest
 
 from . import catalog as catalogs
-from . import scheduling
+from . import home, scheduling
 from .audit import Audit, AuditedNode
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
@@ -95,6 +95,11 @@ def _check_rootdir(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's, which starts the workers
 def pytest_configure(config: pytest.Config) -> None:
     _check_rootdir(config)
+    if home.installed() and not config.getini("kubeproof_suites") and (
+            config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR):
+        # An installed kubeproof run where no pytest settings name suites: audit with its own suites.
+        # Their common root as the one path keeps test ids as in a checkout (tests_node/...).
+        config.args = [str(home.root())]
     in_process = scheduling.one_unit_in_process(config, suites_in_run(config))
     if in_process and config.option.verbose >= 0:
         print(in_process, file=sys.stderr)
@@ -119,8 +124,11 @@ def _options(config: pytest.Config) -> Options:
 
 
 def suite_dirs(config: pytest.Config) -> dict[Path, str]:
+    lines = config.getini("kubeproof_suites")
+    if not lines:  # no settings (an empty directory): the suites beside or inside the package
+        return home.suite_dirs()
     dirs = {}
-    for line in config.getini("kubeproof_suites"):
+    for line in lines:
         directory, _, suite = line.rpartition(":")
         if suite not in SUITES or not directory:
             raise pytest.UsageError(f"kubeproof_suites: {line!r} is not DIR:KIND with KIND one of "
