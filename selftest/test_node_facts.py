@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import glob
 import json
 import os
 import platform
@@ -165,6 +166,22 @@ def test_local_process_limits_read_back_exactly(local):
 
 
 @_needs("docker")
+def test_local_runtime_units_and_systemd_defaults(local):
+    dirs = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+            "/lib/systemd/system")
+    files = [p for d in dirs for u in ("containerd", "docker", "crio")
+             for p in (f"{d}/{u}.service", *glob.glob(f"{d}/{u}.service.d/*.conf")) if os.path.isfile(p)]
+    files += [p for p in ("/etc/systemd/system.conf", *glob.glob("/etc/systemd/system.conf.d/*.conf"),
+                          *(q for d in dirs[1:] for q in glob.glob(f"{d.removesuffix('/system')}/system.conf.d/*.conf")))
+              if os.path.isfile(p)]
+    units = local.facts.systemd_units
+    assert sorted(units) == sorted(files)
+    for path in files:  # every LimitNOFILE= and DefaultLimitNOFILE= assignment, in order
+        for key, section in (("LimitNOFILE", "Service"), ("DefaultLimitNOFILE", "Manager")):
+            assigned = re.findall(rf"^\s*{key}=(.*)$", Path(path).read_text(), re.M)
+            assert units[path].get(section, {}).get(key, []) == [v.strip() for v in assigned]
+
+
 def test_local_docker_runtime_matches_docker_info(local):
     driver = subprocess.run(["docker", "info", "--format", "{{.Driver}} {{.CgroupDriver}}"],
                             capture_output=True, text=True, timeout=30)

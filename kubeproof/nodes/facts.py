@@ -139,6 +139,12 @@ class NodeFacts:
         return self._get("systemd", "package")
 
     @property
+    def systemd_units(self) -> dict[str, dict] | None:
+        """{path: {section: {key: [values]}}} of the runtimes' units and systemd's configuration, or
+        None when not gathered."""
+        return self._get("systemd", "units")
+
+    @property
     def static_pods(self) -> dict[str, Any]:
         return self._get("static_pods") or {}
 

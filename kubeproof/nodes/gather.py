@@ -63,7 +63,10 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    snapshots: {"overlayfs": entries}},
                    crio: {config: /etc/crio/crio.conf as a dict or None, storage_conf: dict or None}}
   systemd         {version: 252 or None, version_line: str or None, package: "systemd-219-62.el7_6.6
-                   .x86_64" (rpm -q) or "systemd-252.22-1~deb12u1" (dpkg), or None}
+                   .x86_64" (rpm -q) or "systemd-252.22-1~deb12u1" (dpkg), or None,
+                   units: {path: {section: {key: [values in order]}}} of the containerd, docker and
+                   crio units and their drop-ins in systemd's unit directories, and of system.conf
+                   and its drop-ins ({} when none; None in facts gathered before they were read)}
   static_pods     {"/etc/kubernetes/manifests/kube-apiserver.yaml": parsed manifest, ...}
   apiserver_auth_configs {path: parsed AuthenticationConfiguration} of the files the manifests'
                   --authentication-config name
@@ -595,4 +598,22 @@ def _systemd(raw: dict) -> dict:
         "version": int(version[1]) if version else None,
         "version_line": line or None,
         "package": (_ok(raw, "systemd-package") or "").strip() or None,
+        "units": ({path: _unit(text) for path, text in _items(_out(raw, "runtime-units")).items()}
+                  if "runtime-units" in raw else None),
     }
+
+
+def _unit(text: str) -> dict[str, dict[str, list[str]]]:
+    """A systemd unit or configuration file as {section: {key: [values in order]}}."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = sections.setdefault("", {})
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            current.setdefault(key.strip(), []).append(value.strip())
+    return {name: keys for name, keys in sections.items() if keys}

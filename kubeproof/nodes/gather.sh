@@ -271,6 +271,18 @@ containerd_snapshots() {
 	done
 }
 
+# The container runtimes' systemd units with their drop-ins, and systemd's own manager defaults:
+# what a runtime started by systemd gets (LimitNOFILE=, else DefaultLimitNOFILE=), running or not.
+UNIT_DIRS='/etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system /lib/systemd/system'
+runtime_units() {
+	units=$(for u in containerd docker crio; do
+		for d in $UNIT_DIRS; do existing "$d/$u.service" "$d/$u.service.d/"*.conf; done
+	done)
+	emit redact $units $(existing /etc/systemd/system.conf /etc/systemd/system.conf.d/*.conf \
+		/run/systemd/system.conf.d/*.conf /usr/local/lib/systemd/system.conf.d/*.conf \
+		/usr/lib/systemd/system.conf.d/*.conf /lib/systemd/system.conf.d/*.conf)
+}
+
 systemd_version() {
 	have systemctl || return 127
 	systemctl --version
@@ -354,6 +366,7 @@ section docker-info docker_info
 section docker-root docker_root
 section containerd-snapshots containerd_snapshots
 section systemd-version systemd_version
+section runtime-units runtime_units
 section systemd-package systemd_package
 section apiserver-auth-config emit redact $(auth_config_paths)
 section static-pods emit redact /etc/kubernetes/manifests/*.yaml /etc/kubernetes/manifests/*.yml \

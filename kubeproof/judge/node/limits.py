@@ -20,6 +20,65 @@ NODE_DAEMONS = (
 )
 # kube-proxy and the CNI agent run in pods: in PID namespaces of their own under the node's.
 POD_ROLES = ("kube-proxy", "CNI agent")
+# What systemd starts a container runtime with, for one that is not running: its unit's LimitNOFILE=,
+# else the manager's DefaultLimitNOFILE= (system.conf), else systemd's own default. containerd 2
+# ships its unit without LimitNOFILE (docs/containerd-2.0.md, v2.3.4: "LimitNOFILE configuration has
+# been removed"), relying on systemd 240's 1024:524288; below 240 the kernel's default applies
+# (the same page: "or risk falling back to the kernel default of 4096").
+RUNTIME_UNITS = {"containerd": "containerd.service", "dockerd": "docker.service", "crio": "crio.service"}
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")  # systemd's search path, first wins
+SYSTEMD_NOFILE_SINCE, SYSTEMD_NOFILE, KERNEL_NOFILE = 240, (1024, 524288), (1024, 4096)
+
+
+def _last(units: dict, name: str, section: str, key: str) -> tuple[str, str] | None:
+    """(value, path) of the last key= in section of name (a unit, or "system.conf" under
+    /etc/systemd) and its drop-ins: the first file found in systemd's directories, then the
+    drop-ins in name order, a name in an earlier directory hiding the same name in later ones."""
+    dirs = ("/etc/systemd",) + tuple(d.removesuffix("/system") for d in UNIT_DIRS[1:]) \
+        if name == "system.conf" else UNIT_DIRS
+    main = next(([f"{d}/{name}"] for d in dirs if f"{d}/{name}" in units), [])
+    dropins: dict[str, str] = {}
+    for d in dirs:
+        for path in sorted(units):
+            folder, _, base = path.rpartition("/")
+            if folder == f"{d}/{name}.d" and base.endswith(".conf"):
+                dropins.setdefault(base, path)
+    found = None
+    for path in main + [dropins[base] for base in sorted(dropins)]:
+        for value in (units[path].get(section) or {}).get(key, []):
+            found = (value, path)
+    return found
+
+
+def _limit(value: str) -> tuple[int | None, int | None]:
+    """LimitNOFILE's value: "N" or "SOFT:HARD", "infinity" as None (unlimited)."""
+    soft, _, hard = value.partition(":")
+    parse = [None if v.strip() == "infinity" else int(v) for v in (soft, hard or soft)]
+    return parse[0], parse[1]
+
+
+def unit_nofile(facts: NodeFacts, comm: str) -> dict | None:
+    """{soft, hard, source}: the nofile limits systemd starts the runtime comm with, by its unit;
+    None when its unit was not gathered (facts from before units were read, or no such unit)."""
+    units = facts.systemd_units or {}
+    name = RUNTIME_UNITS[comm]
+    if not any(path.rpartition("/")[2] == name for path in units):
+        return None
+    if (set_in := _last(units, name, "Service", "LimitNOFILE")) is not None:
+        value, path = set_in
+        limit, source = _limit(value), f"LimitNOFILE={value} in {path}"
+    elif (default := _last(units, "system.conf", "Manager", "DefaultLimitNOFILE")) is not None:
+        value, path = default
+        limit, source = _limit(value), f"no LimitNOFILE in {name}: DefaultLimitNOFILE={value} in {path}"
+    elif (version := facts.systemd_version) is None:
+        return None
+    elif version >= SYSTEMD_NOFILE_SINCE:
+        limit, source = SYSTEMD_NOFILE, f"no LimitNOFILE in {name}: systemd {version}'s default 1024:524288"
+    else:
+        limit, source = KERNEL_NOFILE, (f"no LimitNOFILE in {name}: systemd {version} (< {SYSTEMD_NOFILE_SINCE}) "
+                                        f"passes on the kernel's default 1024:4096")
+    return {"soft": limit[0], "hard": limit[1], "source": source}
 
 
 def _daemons(facts: NodeFacts) -> tuple[list[tuple[str, dict]], list[str]]:
@@ -45,21 +104,33 @@ def daemon_nofile(facts: NodeFacts, minimum: int) -> Judgement:
 
     The soft limit alone is no failure: containerd 2.x no longer sets LimitNOFILE, so it and the
     containers it starts run at systemd's default 1024:524288 and raise the soft limit as they need.
-    001 §4's 1024:1024 left no room to raise: that is what fails here.
+    001 §4's 1024:1024 left no room to raise: that is what fails here. A running daemon is judged by
+    its measured limits; a container runtime that is stopped, by what its systemd unit will give it
+    (unit_nofile): on systemd before 240 a unit without LimitNOFILE gets the kernel's 1024:4096.
     """
-    found = Findings(("processes",), facts)
+    found = Findings(("processes", "systemd-version", "runtime-units"), facts)
     daemons, absent = _daemons(facts)
+    # The measured limits of a running process are the truth; a runtime's unit speaks for it only
+    # while it is stopped (what it will get when systemd starts it).
+    stopped = {comm: limit for comm in RUNTIME_UNITS if not any(p["comm"] == comm for _, p in daemons)
+               and (limit := unit_nofile(facts, comm)) is not None}
     found.judged.update(minimum=minimum, judged="the hard limit (the soft limit can be raised up to it)",
-                        absent=absent,
+                        absent=absent, stopped_runtimes_by_unit=stopped,
                         daemons=[{"role": role, "comm": p["comm"], "pid": p["pid"], "nofile": p["nofile"],
-                                  "node_pid_namespace": p["node_pid_namespace"]} for role, p in daemons])
-    if not daemons:
+                                  "node_pid_namespace": p["node_pid_namespace"],
+                                  **({"unit": unit_nofile(facts, p["comm"])} if p["comm"] in RUNTIME_UNITS else {})}
+                                 for role, p in daemons])
+    if not daemons and not stopped:
         return found.nothing("none of the node daemons runs here: " + "; ".join(absent))
     for _, proc in daemons:
         soft, hard = proc["nofile"]["soft"], proc["nofile"]["hard"]  # None: unlimited
         if hard is not None and hard < minimum:
             found.problems.append(f"{proc['comm']} (pid {proc['pid']}) hard nofile {hard} < {minimum} minimum "
                                   f"(short by {minimum - hard}): its soft limit ({soft}) cannot be raised that far")
+    for comm, limit in stopped.items():
+        if limit["hard"] is not None and limit["hard"] < minimum:
+            found.problems.append(f"{comm} is not running; systemd will start it with hard nofile {limit['hard']} "
+                                  f"({limit['source']}) < {minimum} minimum (short by {minimum - limit['hard']})")
     return found.verdict()
 
 
