@@ -277,6 +277,8 @@ def test_dropins_merge_in_the_kubelets_walk_order_and_flags_win():
            "30-notes.txt": {**V1BETA1, "protectKernelDefaults": True}})  # not *.conf: skipped
     config, sources = kubelet.effective_config(facts)
     assert config["evictionHard"] == {"nodefs.available": "0%"}
+    thresholds = eviction.hard_thresholds(facts)  # what the eviction judges read is the same map
+    assert {k: v for k, v in thresholds.values.items() if k not in thresholds.zeroed} == config["evictionHard"]
     assert config["clusterDNS"] == ["169.254.20.10"]  # lists are replaced
     assert (config["failCgroupV1"], config["rotateCertificates"], config["protectKernelDefaults"]) == (False, False, False)
     assert f"--config-dir {DROPINS}: {DROPINS}/10-dns.conf, {DROPINS}/20-disk/restore.conf, {DROPINS}/20-disk.conf" \
@@ -284,8 +286,10 @@ def test_dropins_merge_in_the_kubelets_walk_order_and_flags_win():
     assert kubelet.resolve(facts).source("rotateCertificates") == \
         "--rotate-certificates=false (the running kubelet's command line (pid 812))"
     flagged = kubelet_node(f"--config-dir={DROPINS}", "--eviction-hard=memory.available<1Gi", "--fail-cgroupv1=f",
+                           "--eviction-hard", "imagefs.available<20%",
                            **{"10.conf": {**V1BETA1, "evictionHard": {"nodefs.available": "10%"}}})
-    assert kubelet.effective_config(flagged)[0]["evictionHard"] == {"memory.available": "1Gi"}
+    assert kubelet.effective_config(flagged)[0]["evictionHard"] == {"memory.available": "1Gi",
+                                                                    "imagefs.available": "20%"}
     assert kubelet.effective_config(flagged)[0]["failCgroupV1"] is False
 
 

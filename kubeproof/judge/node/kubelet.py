@@ -15,7 +15,8 @@ effective_config() rebuilds the KubeletConfiguration the kubelet runs with as Ne
    (a drop-in's evictionHard adds to the signals already there, null removes one), lists are
    replaced; the v1beta1 defaults are applied again after, which never touch evictionHard;
 4. the command line wins over both (kubeletConfigFlagPrecedence re-parses it); --eviction-hard
-   replaces the whole map (cliflag.LangleSeparatedMapStringString clears it on its first Set).
+   replaces the whole map (cliflag.LangleSeparatedMapStringString clears it on its first Set; a
+   repeated flag adds to it).
 So a kubelet without a --config file (drop-ins only, or flags only) has no hard eviction threshold
 for any signal its drop-ins or --eviction-hard do not name.
 """
@@ -195,8 +196,9 @@ def resolve(facts: NodeFacts) -> Effective:
         elif name in STRING_FLAGS:
             result.config[STRING_FLAGS[name]] = values[-1]
             result.origin[STRING_FLAGS[name]] = f"--{name}={values[-1]} ({flag_source})"
-    if "eviction-hard" in command_line:
-        result.config["evictionHard"] = parse_eviction_flag(command_line["eviction-hard"][-1])
+    if "eviction-hard" in command_line:  # the first Set clears the map, the next ones add to it
+        result.config["evictionHard"] = {k: v for value in command_line["eviction-hard"]
+                                         for k, v in parse_eviction_flag(value).items()}
         result.eviction_origin = dict.fromkeys(result.config["evictionHard"], f"--eviction-hard ({flag_source})")
         result.origin["evictionHard"] = f"--eviction-hard ({flag_source})"
     if known:
