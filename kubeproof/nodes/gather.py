@@ -50,7 +50,12 @@ recorded gather.sh output. Keys (absent sources give None, {} or [] as shown, ne
                    dropins: {path: parsed KubeletConfiguration or None} of the *.conf files under
                    the --config-dir of the running kubelet, else of its flag files ({} when none;
                    None in facts gathered before drop-ins were read),
-                   hostname_override: the running flag, else the last configured one, or None}
+                   hostname_override: the running flag, else the last configured one, or None,
+                   embedded_in: "k3s-server" | "k3s-agent" when the kubelet runs inside k3s (pid,
+                   flags and limits are that process's; flags are those k3s gives its kubelet), else None,
+                   kubeconfigs: {path: [{name, client_certificate (a path or None), client_certificate_data,
+                   token, exec, auth_provider: bool}]} the users of the kubelet's --kubeconfig and
+                   --bootstrap-kubeconfig (None in facts gathered before they were read)}
   certificates    [{path, source: "file" | "kubeconfig", field: None | "client-certificate-data"
                    | "certificate-authority-data", index (position in its file), subject, issuer
                    (RFC 4514), serial (hex), not_before, not_after (UTC ISO-8601), is_ca, sans:
@@ -183,7 +188,7 @@ def parse(raw_text: str) -> dict:
         "sysctl": _sysctl(_out(raw, "sysctl")),
         "sockstat": _sockstat(_out(raw, "sockstat")),
         "filesystems": _filesystems(_out(raw, "df")),
-        "kubelet": _kubelet(raw, processes.get("kubelet", []), errors),
+        "kubelet": _kubelet(raw, processes.get("kubelet", []) or _k3s_kubelets(processes), errors),
         "certificates": _certificates(raw),
         "runtime": _runtime(raw, errors),
         "systemd": _systemd(raw),
@@ -436,6 +441,41 @@ def _flags_in_file(text: str) -> dict[str, list[str]]:
     return parse_flags([w for w in words if not w.startswith("$")])
 
 
+K3S_KUBELET_HOSTS = ("k3s-server", "k3s-agent")
+
+
+def _k3s_kubelets(processes: dict[str, list[dict]]) -> list[dict]:
+    """k3s processes standing as the kubelet they run inside, with the flags k3s gives it
+    (kubeletArgsAndConfig in pkg/daemons/agent: --config-dir and --kubeconfig under its data
+    directory, --read-only-port=0), then the operator's --kubelet-arg values, which k3s appends."""
+    found = []
+    for proc in (p for comm in K3S_KUBELET_HOSTS for p in processes.get(comm, [])):
+        agent = ((proc["flags"].get("data-dir") or proc["flags"].get("d") or ["/var/lib/rancher/k3s"])[-1]
+                 + "/agent")
+        flags = {"config-dir": [f"{agent}/etc/kubelet.conf.d"], "kubeconfig": [f"{agent}/kubelet.kubeconfig"],
+                 "read-only-port": ["0"]}
+        for name, values in parse_flags([f"--{a}" for a in proc["flags"].get("kubelet-arg", [])]).items():
+            flags.setdefault(name, []).extend(values)
+        found.append({**proc, "flags": flags, "embedded_in": proc["comm"]})
+    return found
+
+
+def _kubeconfig_users(text: str) -> list[dict]:
+    """kubelet-kubeconfig's lines of one file (gather.sh kubeconfig_users) as its users."""
+    users: list[dict] = []
+    for line in text.splitlines():
+        key, _, value = line.strip().lstrip("- ").partition(":")
+        value = value.strip()
+        if key == "name":
+            users.append({"name": value, "client_certificate": None, "client_certificate_data": False,
+                          "token": False, "exec": False, "auth_provider": False})
+        elif users and key == "client-certificate":
+            users[-1]["client_certificate"] = value
+        elif users and key in ("client-certificate-data", "token", "tokenFile", "exec", "auth-provider"):
+            users[-1]["token" if key == "tokenFile" else key.replace("-", "_")] = True
+    return users
+
+
 def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
     # A kubelet in another PID namespace belongs to a node nested in this one (kind), not to it.
     proc = next((p for p in running if p["node_pid_namespace"]), None)
@@ -460,6 +500,10 @@ def _kubelet(raw: dict, running: list[dict], errors: dict[str, str]) -> dict:
         "configured_flags": configured,
         "dropins": dropins if "kubelet-config-dir" in raw else None,
         "hostname_override": override[-1] if override else None,
+        "embedded_in": proc.get("embedded_in") if proc else None,
+        "kubeconfigs": ({path: _kubeconfig_users(text)
+                         for path, text in _items(_out(raw, "kubelet-kubeconfig")).items()}
+                        if "kubelet-kubeconfig" in raw else None),
     }
 
 

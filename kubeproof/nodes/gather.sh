@@ -21,7 +21,8 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
 
-DAEMONS=' kubelet dockerd containerd crio kube-proxy calico-node bird felix flanneld cilium-agent weaver kube-apiserver etcd '
+# k3s-server/k3s-agent: k3s runs its kubelet inside that process (the wrapper execs data/<hash>/bin/k3s-server).
+DAEMONS=' kubelet k3s-server k3s-agent dockerd containerd crio kube-proxy calico-node bird felix flanneld cilium-agent weaver kube-apiserver etcd '
 SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_port_range
 fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
 net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
@@ -151,7 +152,7 @@ kubelet_config_paths() {
 # The drop-ins the kubelet merges over its config (--config-dir, KEP-3983): the *.conf files under
 # the directory and its subdirectories (mergeKubeletConfigurations skips any other file).
 kubelet_dropins() {
-	dirs=$(kubelet_flag config-dir | sort -u)
+	dirs=$( (kubelet_flag config-dir; k3s_agent_dirs | sed 's|$|/etc/kubelet.conf.d|') | sort -u)
 	[ -n "$dirs" ] || return 1
 	emit redact $(for d in $dirs; do [ -d "$d" ] && find "$d" -name '*.conf' ! -type d; done | sort)
 }
@@ -236,6 +237,31 @@ certificates() {
 	) | sort)
 }
 
+# The agent directories of running k3s processes, whose embedded kubelet reads the drop-ins k3s
+# writes to <data-dir>/agent/etc/kubelet.conf.d and <data-dir>/agent/kubelet.kubeconfig
+# (pkg/daemons/agent: its --config-dir and --kubeconfig are on no command line).
+k3s_agent_dirs() {
+	printf '%s\n' "$DAEMON_PIDS" | while read -r pid comm; do
+		case $comm in k3s-server | k3s-agent) ;; *) continue ;; esac
+		d=$(argv_of "$pid" | sed -n -e 's/^--data-dir=//p' -e 's/^-d=//p' -e '/^--data-dir$/{n;p;}' -e '/^-d$/{n;p;}' | tail -n 1)
+		printf '%s/agent\n' "${d:-/var/lib/rancher/k3s}"
+	done
+}
+
+# How the kubelet authenticates to the API server: the user entries of its kubeconfigs, key names
+# and file paths only (client-certificate, tokenFile, exec's command); embedded data and tokens never leave.
+kubelet_kubeconfigs() {
+	emit kubeconfig_users $( (kubelet_flag kubeconfig; kubelet_flag bootstrap-kubeconfig
+		k3s_agent_dirs | sed 's|$|/kubelet.kubeconfig|') | sort -u)
+}
+
+kubeconfig_users() {
+	sed -n -E -e '/^users:/,/^[a-z]/{
+s/^([[:space:]]*-?[[:space:]]*(client-certificate|client-key|tokenFile|command|name):).*/&/p
+s/^([[:space:]]*-?[[:space:]]*(client-certificate-data|client-key-data|token|password|auth-provider|exec|username)):.*/\1: <present>/p
+}' "$1"
+}
+
 kubeconfig_certificates() {
 	grep -H -E '^[[:space:]]*(client-certificate-data|certificate-authority-data):' \
 		$(existing /etc/kubernetes/*.conf /var/lib/kubelet/kubeconfig /etc/rancher/k3s/k3s.yaml /etc/rancher/rke2/rke2.yaml)
@@ -244,8 +270,14 @@ kubeconfig_certificates() {
 # The installed kubelet's version ("Kubernetes v1.32.4"): which eviction defaults and which
 # static-pod semantics apply depend on it. Bounded: a binary that hangs must not hang the gathering.
 kubelet_version() {
-	have kubelet && have timeout || return 127
-	timeout 5 kubelet --version
+	have timeout || return 127
+	if have kubelet; then
+		timeout 5 kubelet --version
+	elif [ -n "$(k3s_agent_dirs)" ] && have k3s; then
+		timeout 5 k3s --version # "k3s version v1.33.4+k3s1": its kubelet is that release's
+	else
+		return 127
+	fi
 }
 
 docker_info() {
@@ -357,6 +389,7 @@ section df disk_free
 section kubelet-version kubelet_version
 section kubelet-config emit redact $(kubelet_config_paths | sort -u)
 section kubelet-config-dir kubelet_dropins
+section kubelet-kubeconfig kubelet_kubeconfigs
 section kubelet-env emit redact $KUBELET_FLAG_FILES
 section certificates certificates
 section kubeconfig-certificates kubeconfig_certificates

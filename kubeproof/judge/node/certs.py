@@ -27,6 +27,7 @@ SECTIONS = ("certificates", "kubeconfig-certificates")
 KUBELET_PKI = "/var/lib/kubelet/pki"
 _NODE_CN = re.compile(r"(?:^|,)CN=system:node:([^,]+)")
 _ROTATED = re.compile(r"^kubelet-(client|server)-(?!current\.pem$).+\.pem$")
+_ROTATED_SERVER = re.compile(r"^kubelet-server-.+\.pem$")
 
 
 def gathered_at(facts: NodeFacts) -> datetime | None:
@@ -93,7 +94,8 @@ def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
     The current rotation wins; else the most recently issued system:node certificate in the
     kubelet's PKI directory or in a kubeconfig (the bootstrap kubelet.conf embeds it).
     """
-    certs = [c for c in in_use(facts.certificates)[0] if "error" not in c and _NODE_CN.search(c["subject"])]
+    certs = [c for c in in_use(facts.certificates)[0] if "error" not in c and _NODE_CN.search(c["subject"])
+             and _client(c)]
     if not certs:
         return None
     current = [c for c in certs if posixpath.basename(c["path"]) == "kubelet-client-current.pem"]
@@ -102,8 +104,38 @@ def kubelet_identity(facts: NodeFacts) -> tuple[str, str] | None:
     return name, f"the kubelet client certificate {_place(chosen)}, CN system:node:{name}"
 
 
+def _client(cert: dict) -> bool:
+    """Not a serving certificate: serverTLSBootstrap's kubelet-server-*.pem carry the same
+    system:node CN, with serverAuth alone (pkg/kubelet/certificate/kubelet.go asks for
+    client-go's DefaultKubeletServingGetUsages; its client certificates for clientAuth)."""
+    usages = cert.get("extended_key_usage") or []
+    return not _ROTATED_SERVER.match(posixpath.basename(cert["path"])) and (not usages or "clientAuth" in usages)
+
+
+def client_credential(facts: NodeFacts) -> str | None:
+    """Why the kubelet has no client certificate to rotate, or None when it has one (or may).
+
+    From the users of its --kubeconfig (gather.sh kubelet-kubeconfig): an exec plugin (EKS's `aws eks
+    get-token`), a token or an auth provider and no client-certificate(-data) is a kubelet that
+    authenticates without a certificate. A --bootstrap-kubeconfig means TLS bootstrapping: the
+    kubelet writes a certificate-based kubeconfig (pkg/kubelet/certificate/bootstrap), so it has one."""
+    gathered = facts.kubelet.get("kubeconfigs")
+    path = kubelet.flag(facts, "kubeconfig")
+    users = (gathered or {}).get(path) if path else None
+    if not users or kubelet.flag(facts, "bootstrap-kubeconfig"):
+        return None
+    if any(u["client_certificate"] or u["client_certificate_data"] for u in users):
+        return None
+    kinds = sorted({k for u in users for k in ("exec", "token", "auth_provider") if u[k]})
+    if not kinds:
+        return None
+    return (f"{path} authenticates the kubelet with {' and '.join(k.replace('_', ' ') for k in kinds)}, "
+            "no client certificate: there is none to rotate")
+
+
 def rotation(facts: NodeFacts) -> Judgement:
-    """The kubelet renews its client certificate itself (rotateCertificates / --rotate-certificates)."""
+    """The kubelet renews its client certificate itself (rotateCertificates / --rotate-certificates),
+    where it has one."""
     found = Findings(("processes", "kubelet-config", "kubelet-config-dir", "kubelet-env"), facts)
     if not kubelet.present(facts):
         return found.nothing(kubelet.ABSENT)
@@ -112,12 +144,15 @@ def rotation(facts: NodeFacts) -> Judgement:
     except ValueError as exc:
         return found.nothing(f"{exc}: the kubelet refuses to start with it")
     on, source = effective.config["rotateCertificates"] is True, effective.source("rotateCertificates")
-    found.judged.update(rotates=on, source=source)
-    if not on:
+    without = client_credential(facts)
+    found.judged.update(rotates=on, source=source, no_client_certificate=without)
+    if not on and without is None:
         identity = kubelet_identity(facts)
         certificate = identity[1] if identity else "its client certificate"
+        host = facts.kubelet.get("embedded_in")
+        renewal = (f" ({host} runs this kubelet and issues it a new one only when it starts)" if host else "")
         found.problems.append(f"kubelet client certificate rotation is off: {source}; {certificate} "
-                              f"will expire without renewal")
+                              f"will expire without renewal{renewal}")
     return found.verdict()
 
 

@@ -25,7 +25,11 @@ This is what the node's files and command line say; the kubelet's live view (/co
 reachable through the API server proxy, which the product does not ask for.
 
 nodefs is the filesystem of the kubelet's root directory; imagefs the one holding the runtime's
-images. When both are the same filesystem the kubelet still applies the imagefs thresholds to it.
+images. When both are the same filesystem the kubelet still applies the imagefs thresholds to it, but
+needs none: without a dedicated imagefs (HasDedicatedImageFs, the image store's device against the
+root's) its nodefs signals reclaim unused images and rank pods by their images' use too
+(buildSignalToNodeReclaimFuncs, buildSignalToRankFunc in pkg/kubelet/eviction/helpers.go, v1.37.2),
+so an imagefs signal left out or at 0 is no gap there while its nodefs twin is in effect.
 """
 
 from __future__ import annotations
@@ -192,7 +196,11 @@ def in_effect(facts: NodeFacts) -> Judgement:
         return thresholds
     found.judged["thresholds"] = thresholds.as_dict()
     found.judged["sources"] = kubelet.effective_config(facts)[1]
+    covered = _covered_by_nodefs(facts, thresholds)
+    found.judged["covered_by_nodefs"] = covered
     for signal in thresholds.zeroed:
+        if signal in covered:
+            continue
         default = DEFAULTS[signal]
         if thresholds.base != "none":
             why = (f"{thresholds.source} does not list it, and an explicit set replaces the kubelet's defaults "
@@ -206,11 +214,29 @@ def in_effect(facts: NodeFacts) -> Judgement:
         found.problems.append(f"{signal} is disabled: {why}; {thresholds.remedy}")
     kind = all(thresholds.explicit.get(k) == v for k, v in KIND_ZEROES.items())
     for signal, value in thresholds.explicit.items():
-        if _is_zero(value):
+        if _is_zero(value) and signal not in covered:
             why = (" (kind's setting, made so its nested kubelets do not evict for the host's disk: no disk "
                    "pressure eviction on this node)" if kind and signal in KIND_ZEROES else "")
             found.problems.append(f"{signal}<{value} in {thresholds.origins[signal]} disables eviction on it{why}")
     return found.verdict()
+
+
+def _covered_by_nodefs(facts: NodeFacts, thresholds: Thresholds) -> dict[str, str]:
+    """{imagefs signal: why it needs no threshold}: the images share the kubelet's filesystem (same
+    device and mount) and the nodefs signal measuring the same thing is in effect."""
+    nodefs = facts.filesystem(kubelet.root_dir(facts))
+    stores = [(r, facts.filesystem(r.root)) for r in runtime.kubelet_runtimes(facts)]
+    if nodefs is None or not stores or any(fs is None or (fs["device"], fs["mount_point"]) !=
+                                           (nodefs["device"], nodefs["mount_point"]) for _, fs in stores):
+        return {}
+    covered = {}
+    for signal in ("imagefs.available", "imagefs.inodesFree"):
+        twin = signal.replace("imagefs", "nodefs")
+        value = thresholds.values.get(twin)
+        if value is not None and not _is_zero(value):
+            covered[signal] = (f"{', '.join(f'{r.name} {r.root}' for r, _ in stores)} shares nodefs "
+                               f"{nodefs['mount_point']} ({nodefs['device']}): {twin}<{value} reclaims images")
+    return covered
 
 
 def _is_zero(value: str) -> bool:

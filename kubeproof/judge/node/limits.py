@@ -13,7 +13,7 @@ FAILURE_IDS = ("nofile-exhaustion", "node-sysctls")  # the catalog entries this 
 
 # The daemons whose descriptors the node's networking and pods depend on, by role.
 NODE_DAEMONS = (
-    ("kubelet", ("kubelet",)),
+    ("kubelet", ("kubelet", "k3s-server", "k3s-agent")),  # k3s runs its kubelet in its own process
     ("container runtime", ("dockerd", "containerd", "crio")),
     ("kube-proxy", ("kube-proxy",)),
     ("CNI agent", ("calico-node", "felix", "bird", "flanneld", "cilium-agent", "weaver")),
