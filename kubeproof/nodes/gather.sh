@@ -27,7 +27,8 @@ SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_
 fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
 net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
 FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
-PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /var/lib/rancher/k3s/server/tls
+# /srv/kubernetes: kOps's nodeup keeps the cluster CA and the control plane's PKI there.
+PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /srv/kubernetes /var/lib/rancher/k3s/server/tls
 /var/lib/rancher/rke2/server/tls'
 # k3s/RKE2 (and Rancher's embedded k3s, 004) keep the kubelet's certificates at the top of agent/,
 # beside containerd's state: only that level is read, never the image store below it.
@@ -271,7 +272,13 @@ kubeconfig_certificates() {
 # static-pod semantics apply depend on it. Bounded: a binary that hangs must not hang the gathering.
 kubelet_version() {
 	have timeout || return 127
-	if have kubelet; then
+	# The node's running kubelet's own binary first (RKE2's is /var/lib/rancher/rke2/bin/kubelet, on
+	# no PATH); not a kubelet of a node nested in this one (kind's, seen from its host).
+	pid=$(printf '%s\n' "$DAEMON_PIDS" | sed -n 's/^\([0-9]*\) kubelet$/\1/p' | head -n 1)
+	if [ -n "$pid" ] && [ -x "/proc/$pid/exe" ] &&
+		[ "$(readlink "/proc/$pid/ns/pid")" = "$(readlink /proc/self/ns/pid)" ]; then
+		timeout 5 "/proc/$pid/exe" --version
+	elif have kubelet; then
 		timeout 5 kubelet --version
 	elif [ -n "$(k3s_agent_dirs)" ] && have k3s; then
 		timeout 5 k3s --version # "k3s version v1.33.4+k3s1": its kubelet is that release's
