@@ -17,12 +17,12 @@ import allure
 import pytest
 
 from . import catalog as catalogs
-from . import home, scheduling
-from .audit import Audit, AuditedNode
+from . import home, scheduling, selection, waivers
+from .audit import Audit, AuditedNode, parse_as_of
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .nodes.probe import DEFAULT_IMAGE
-from .report import document, html, markdown
+from .report import document, html, markdown, reading
 from .report.records import Collector, node_param, test_data
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .verdict import Verdict
@@ -36,6 +36,9 @@ RESULTS = pytest.StashKey[Collector]()
 REPORT_DIR = pytest.StashKey[Path | None]()
 SUITE = pytest.StashKey[str | None]()  # an item's suite, decided once at collection
 GATE = pytest.StashKey[str]()  # what --fail-on decided, said in the summary
+WAIVERS = pytest.StashKey[tuple[waivers.Waiver, ...]]()
+WAIVER_SUMMARY = pytest.StashKey[list[dict]]()  # each waiver with what it did, for the console
+SELECTION = pytest.StashKey[selection.Selection | None]()
 INCOMPLETE = pytest.StashKey[str | None]()  # "interrupted after N of M tests", None for a whole run
 
 
@@ -68,9 +71,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"({', '.join(catalogs.SEVERITIES)}; default minor: any failure)")
     group.addoption("--report-dir", metavar="DIR",
                     help="write audit.{json,md,html} under DIR/<timestamp>/ (default: <rootdir>/reports)")
+    group.addoption("--waivers", metavar="FILE",
+                    help="accepted findings (YAML: failure, subject glob, reason, expires): a failing test "
+                         "a live waiver covers is reported waived and does not fail the gate")
+    group.addoption("--failures", metavar="ID[,ID...]", help="run only the tests guarding these failure ids")
+    group.addoption("--min-severity", choices=catalogs.SEVERITIES, metavar="SEVERITY",
+                    help="run only the tests guarding failures of this severity or worse "
+                         f"({', '.join(catalogs.SEVERITIES)})")
 
 
-PATH_OPTIONS = ("--kubeconfig", "--from-dump", "--profile")
+PATH_OPTIONS = ("--kubeconfig", "--from-dump", "--profile", "--waivers")
 
 
 def _check_rootdir(config: pytest.Config) -> None:
@@ -109,6 +119,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RESULTS] = Collector()
     config.pluginmanager.register(config.stash[RESULTS], "kubeproof-results")
     config.stash[REPORT_DIR] = None
+    try:  # before any test, on the controller and on each worker alike
+        config.stash[SELECTION] = selection.parse(config.getoption("failures"), config.getoption("min_severity"))
+        as_of = config.getoption("as_of")
+        today = parse_as_of(as_of).date() if as_of else datetime.now(timezone.utc).date()
+        path = config.getoption("waivers")
+        config.stash[WAIVERS] = waivers.load(path, today) if path else ()
+    except KubeproofError as exc:
+        raise pytest.UsageError(f"kubeproof: {exc}") from None
 
 
 def _options(config: pytest.Config) -> Options:
@@ -277,6 +295,8 @@ def pytest_make_collect_report(collector: pytest.Collector):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[SELECTION]:
+        selection.deselect(config, items, config.stash[SELECTION])
     reasons = config.stash[SKIP_REASONS]
     dirs = suite_dirs(config)
     audit = config.stash.get(AUDIT, None)
@@ -327,7 +347,7 @@ def pytest_runtest_call(item: pytest.Item):
         pytest.skip(str(exc))
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, trylast=True)  # innermost: Allure's wrapper sees the report as changed here
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if any(True for _ in item.iter_markers("failure")):
@@ -336,6 +356,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if report.when == "call" and report.failed and not call.excinfo.errisinstance(FINDINGS):
             report.kubeproof["unjudged"] = True
             report.longrepr = _unjudged(call.excinfo)
+        elif report.when == "call" and report.failed:
+            waivers.judge(item, report, item.config.stash[WAIVERS])
     return report
 
 
@@ -351,9 +373,13 @@ def _unjudged(excinfo: pytest.ExceptionInfo) -> str:
             f"(at {Path(where.path).name}:{where.lineno + 1}); no verdict, not a finding")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own, which would call a waived finding xfailed
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
-    if report.when == "call" and (getattr(report, "kubeproof", None) or {}).get("unjudged"):
+    data = getattr(report, "kubeproof", None) or {}
+    if report.when == "call" and data.get("unjudged"):
         return "error", "E", "ERROR"
+    if report.when == "call" and report.skipped and data.get("waiver"):
+        return "waived", "w", "WAIVED"
     return None
 
 
@@ -371,7 +397,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not gating:
         session.exitstatus = pytest.ExitCode.OK
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        config.stash[GATE] = _gate_line(results, gating, fail_on)
+        waived = sum(r.outcome == "waived" for r in results)
+        config.stash[GATE] = _gate_line(results, gating, fail_on) + (
+            f"; {waived} waived test{'s' * (waived != 1)} not counted (--waivers)" if waived else "")
     ran, of = len(config.stash[RESULTS].finished), session.testscollected
     incomplete = None
     if session.exitstatus == pytest.ExitCode.INTERRUPTED or ran < of:
@@ -383,9 +411,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if audit is not None:
         target = {"mode": audit.target.mode, "name": audit.target.name,
                   "context": audit.target.context, "description": audit.target.describe()}
+    config.stash[WAIVER_SUMMARY] = waivers.summary(config.stash[WAIVERS], results)
     doc = document.build(results, target=target, gate={
         "fail_on": fail_on, "exit_status": int(session.exitstatus),
-        "failing": sorted({i for r in gating for i in r.failure_ids})}, incomplete=incomplete)
+        "failing": sorted({i for r in gating for i in r.failure_ids})}, incomplete=incomplete,
+        waivers=config.stash[WAIVER_SUMMARY])
     # Rendered before the directory exists, so a failure cannot leave an empty one behind.
     files = {"audit.json": json.dumps(doc, indent=2, ensure_ascii=False, default=str),
              "audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
@@ -433,6 +463,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for suite, why in config.stash[SKIP_REASONS].items():
         if reasons[why]:
             terminalreporter.write_line(f"kubeproof: {reasons[why]} {suite} tests skipped: {why}")
+    for entry in config.stash.get(WAIVER_SUMMARY, []):
+        terminalreporter.write_line(f"kubeproof: {reading.waiver_summary(entry)}")
     for line in (config.stash.get(INCOMPLETE, None) and f"INCOMPLETE: {config.stash[INCOMPLETE]}",
                  config.stash.get(GATE, None)):
         if line:

@@ -68,7 +68,8 @@ def _tests(document: dict) -> dict[str, dict]:
 
 
 def diff(old: dict, new: dict) -> dict:
-    """Per test: regressions (failing now, passed/skipped/absent before), fixes, verdict changes per id."""
+    """Per test: regressions (failing now, passed/skipped/waived/absent before: a waiver's expiry is one),
+    fixes, newly waived findings (not fixed), verdict changes per id."""
     before, after = _tests(old), _tests(new)
 
     def was(test: str) -> str:
@@ -76,7 +77,8 @@ def diff(old: dict, new: dict) -> dict:
 
     regressions = sorted(t for t, r in after.items() if r["outcome"] in FAILING and was(t) not in FAILING)
     fixes = sorted(t for t, r in before.items()
-                   if r["outcome"] in FAILING and t in after and after[t]["outcome"] not in FAILING)
+                   if r["outcome"] in FAILING and t in after and after[t]["outcome"] not in (*FAILING, "waived"))
+    waived = sorted(t for t, r in after.items() if r["outcome"] == "waived" and was(t) != "waived")
     changed = {fid: (old["summary"]["failures"].get(fid, "not-run"), verdict)
                for fid, verdict in new["summary"]["failures"].items()
                if old["summary"]["failures"].get(fid, "not-run") != verdict}
@@ -87,6 +89,8 @@ def diff(old: dict, new: dict) -> dict:
                          "message": after[t]["message"]} for t in regressions],
         "fixed": [{"test": t, "failure_ids": before[t]["failure_ids"], "subject": before[t]["subject"],
                    "outcome": after[t]["outcome"]} for t in fixes],
+        "waived": [{"test": t, "failure_ids": after[t]["failure_ids"], "subject": after[t]["subject"],
+                    "was": was(t), "waiver": after[t].get("waiver")} for t in waived],
         "verdicts": {fid: {"old": o, "new": n} for fid, (o, n) in sorted(changed.items())},
     }
 
@@ -100,6 +104,8 @@ def render(result: dict) -> str:
     lines += [f"REGRESSED  {','.join(r['failure_ids'])} [{r['severity']}] {r['test']} "
              f"({r['was']} -> {r['outcome']}): {_first_line(r['message'])}" for r in result["regressions"]]
     lines += [f"FIXED      {','.join(r['failure_ids'])} {r['test']}" for r in result["fixed"]]
+    lines += [f"WAIVED     {','.join(r['failure_ids'])} {r['test']} ({r['was']} -> waived until "
+              f"{r['waiver']['expires']})" for r in result["waived"]]
     lines += [f"VERDICT    {fid}: {v['old']} -> {v['new']}" for fid, v in result["verdicts"].items()]
     n, f = len(result["regressions"]), len(result["fixed"])
     lines.append(f"{n} regression{'s' * (n != 1)}, {f} fixed")

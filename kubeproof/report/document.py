@@ -16,8 +16,8 @@ from .records import Result
 
 SCHEMA = "kubeproof.audit/v1"
 # Most decisive first: one failed test makes the failure id "fail", whatever else happened.
-VERDICT_ORDER = ("fail", "error", "pass", "skip", "not-run")
-OUTCOME_VERDICT = {"failed": "fail", "error": "error", "passed": "pass", "skipped": "skip"}
+VERDICT_ORDER = ("fail", "error", "waived", "pass", "skip", "not-run")
+OUTCOME_VERDICT = {"failed": "fail", "error": "error", "waived": "waived", "passed": "pass", "skipped": "skip"}
 
 
 def combine(outcomes: Iterable[str]) -> str:
@@ -42,9 +42,9 @@ def happened(results: Iterable[Result]) -> dict | None:
 
 
 def build(results: Iterable[Result], *, target: dict | None, gate: dict,
-          created: datetime | None = None, incomplete: str | None = None) -> dict:
+          created: datetime | None = None, incomplete: str | None = None, waivers: list[dict] = ()) -> dict:
     """`incomplete` says why the run did not run every test (None when it did); a test that
-    never reached its call is left out, never counted as passed."""
+    never reached its call is left out, never counted as passed. `waivers`: waivers.summary()."""
     catalog = catalogs.load()
     results = [r for r in results if r.outcome != "not-run"]
     by_id: dict[str, list[Result]] = defaultdict(list)
@@ -72,9 +72,10 @@ def build(results: Iterable[Result], *, target: dict | None, gate: dict,
         "target": target,
         "gate": gate,
         "incomplete": incomplete,
+        "waivers": list(waivers),
         "summary": {
             "verdict": combine(o for o, n in counts.items() for _ in range(n)),
-            "counts": {o: counts.get(o, 0) for o in ("passed", "failed", "error", "skipped")},
+            "counts": {o: counts.get(o, 0) for o in ("passed", "failed", "error", "waived", "skipped")},
             "failures": {f["id"]: f["verdict"] for f in failures},
             "happened": {f["id"]: f["happened"]["sightings"] if f["happened"] else None for f in failures},
             "nodes": nodes,

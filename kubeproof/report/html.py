@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape as e
 from typing import Any
 
-from . import reading
+from . import grouping, reading
 from .document import OUTCOME_VERDICT
 from .reading import VERDICT_LABEL
 
@@ -29,7 +29,7 @@ table{border-collapse:collapse;margin:.3rem 0} th,td{border:1px solid #d0d7de;pa
 td table{margin:0;font-size:12px}
 .v{font-weight:600;padding:.05rem .4rem;border-radius:.3rem;white-space:nowrap}
 .fail{background:#ffebe9;color:#82071e}.error{background:#fff1e5;color:#953800}.pass{background:#dafbe1;color:#116329}
-.skip,.not-run{background:#eaeef2;color:#57606a}
+.skip,.not-run{background:#eaeef2;color:#57606a}.waived{background:#fff8c5;color:#7d4e00}
 pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap;font-size:12px}
 .meta{color:#57606a} .result{margin:.8rem 0 1.2rem} .remedy{background:#fff8c5;padding:.4rem .6rem}
 a{color:#0969da} .late{color:#82071e;font-weight:600}
@@ -37,8 +37,6 @@ a{color:#0969da} .late{color:#82071e;font-weight:600}
  a{color:inherit;text-decoration:none}}
 """.replace("FONTS", FONTS)
 CERTIFICATE_COLUMNS = ("where", "subject", "issuer", "notAfter", "days left")
-# Keys naming the offending object, most specific first; a namespace key is folded into it.
-OBJECT_KEYS = ("where", "event", "workload", "daemonset", "pod", "name", "path")
 DEPTH = 3  # nested evidence deeper than this is shown as compact JSON
 
 
@@ -61,6 +59,9 @@ def html(doc: dict) -> str:
     if skips:
         parts.append("<ul id=skipped class=meta>" + "".join(
             f"<li>{n} test{'s' * (n != 1)} skipped: {e(why)}</li>" for why, n in skips.most_common()) + "</ul>")
+    if doc.get("waivers"):
+        parts.append("<h2>Waivers</h2><ul id=waivers>" + "".join(
+            f"<li>{e(reading.waiver_summary(w))}</li>" for w in doc["waivers"]) + "</ul>")
     if doc["summary"]["nodes"]:
         parts.append("<h2>Verdict per node</h2><table id=nodes><tr><th>node</th><th>verdict</th>"
                      "<th>failing</th></tr>" + "".join(
@@ -85,7 +86,7 @@ def _failure(f: dict) -> str:
             + f'<p class=remedy><b>Remediation:</b> {e(f["remediation"])}</p>'
             + "".join(f'<p class=meta><b>{e(r.replace("_", " ").capitalize())}:</b> {e(f[r])}</p>'
                       for r in ("no_assertion", "no_scenario") if f[r])
-            + "".join(_failing(r) for r in groups.failing)
+            + _findings(groups.failing + groups.waived, f["results"])
             + _folded("pass", "", groups.passed)
             + "".join(_folded("skip", why, results) for why, results in groups.skipped.items())
             + "</section>")
@@ -97,15 +98,51 @@ def _folded(verdict: str, why: str, results: list[dict]) -> str:
         return ""
     n = len(results)
     said = f"{n} test{'s' * (n != 1)}" + (f": {e(why)}" if why else "")
-    tests = "".join(f"<li>{e(r['subject'])} — <code>{e(r['test'])}</code></li>" for r in results)
+    if n > grouping.FLEET:  # at fleet scale one line per test, naming its nodes
+        tests = "".join(_tested(test, mine) for test, mine in grouping.by_test(results).items())
+    else:
+        tests = "".join(f"<li>{e(r['subject'])} — <code>{e(r['test'])}</code></li>" for r in results)
     return f"<details class=folded><summary>{_badge(verdict)} {said}</summary><ul>{tests}</ul></details>"
 
 
 def _failing(r: dict) -> str:
     verdict = OUTCOME_VERDICT[r["outcome"]]
     message = reading.without_remediation(r["message"])
-    return (f'<div class=result><p>{_badge(verdict)} {e(r["subject"])} — <code>{e(r["test"])}</code></p>'
+    waiver = f"<p class=waiver><b>{e(reading.waiver_line(r))}</b></p>" if reading.waiver_line(r) else ""
+    return (f'<div class=result><p>{_badge(verdict)} {e(r["subject"])} — <code>{e(r["test"])}</code></p>{waiver}'
             f"<pre>{e(message)}</pre>{_evidence(r['evidence'])}</div>")
+
+
+def _tested(test: str, results: list[dict]) -> str:
+    if not results[0]["node"]:
+        return f"<li>{e(results[0]['subject'])} — <code>{e(test)}</code></li>"
+    names = ", ".join(r["node"] for r in results)
+    return f"<li><code>{e(test)}</code> — {len(results):,} node{'s' * (len(results) != 1)}: {e(names)}</li>"
+
+
+def _findings(failing: list[dict], results: list[dict]) -> str:
+    """Each failing result, a finding that reads the same on many nodes once (grouping.findings)."""
+    return "".join(_failing(group[0]) if len(group) == 1 else _shared(group, results)
+                   for group in grouping.findings(failing))
+
+
+def _shared(group: list[dict], results: list[dict]) -> str:
+    """One finding on many nodes: how many of the nodes tested, the few it spares named, the first
+    node's message and evidence, then every node it holds on."""
+    first, test = group[0], grouping.test_of(group[0])
+    nodes = [r["node"] for r in group]
+    tested = grouping.nodes_of(test, results)
+    spared = sorted(tested - set(nodes))
+    if 0 < len(spared) <= grouping.EXAMPLES:
+        spared_said = f"; not on {', '.join(spared)}"
+    else:
+        spared_said = f"; not on {len(spared):,} others" if spared else ""
+    message = reading.without_remediation(first["message"])
+    return (f'<div class="result shared"><p>{_badge(OUTCOME_VERDICT[first["outcome"]])} '
+            f'{len(nodes):,}/{len(tested):,} nodes{e(spared_said)} — <code>{e(test)}</code></p>'
+            f'<p class=meta>The same on every one of them; shown for {e(first["node"])}:</p>'
+            f"<pre>{e(message)}</pre>{_evidence(first['evidence'])}"
+            f"<details><summary>the {len(nodes):,} nodes</summary><p>{e(', '.join(nodes))}</p></details></div>")
 
 
 def _evidence(evidence: dict) -> str:
@@ -188,12 +225,8 @@ def _certificate(row: dict, now: datetime | None) -> dict:
 
 def _named(row: dict) -> dict:
     """The row with its object first (`namespace/name`), then its node, then the rest as measured."""
-    key = next((k for k in OBJECT_KEYS if isinstance(row.get(k), str)), None)
+    key = reading.object_key(row)
     if key is None:
         return row
-    name = row[key]
-    namespace = row.get("namespace")
-    if isinstance(namespace, str) and "/" not in name:
-        name = f"{namespace}/{name}"
     rest = {k: v for k, v in row.items() if k not in (key, "namespace", "node")}
-    return {"object": name, **({"node": row["node"]} if "node" in row else {}), **rest}
+    return {"object": reading.object_name(row), **({"node": row["node"]} if "node" in row else {}), **rest}

@@ -18,6 +18,8 @@ def markdown(doc: dict) -> str:
     skips = reading.skip_reasons(doc)
     if skips:
         out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips.most_common()]
+    if doc.get("waivers"):
+        out += ["", "## Waivers", ""] + [f"- {reading.waiver_summary(w)}" for w in doc["waivers"]]
     if doc["summary"]["nodes"]:
         out += ["", "## Verdict per node", "", "| node | verdict | failing |", "|---|---|---|"]
         for name, node in doc["summary"]["nodes"].items():
@@ -35,8 +37,10 @@ def markdown(doc: dict) -> str:
             if f[reason]:
                 out += [f"*{reason.replace('_', ' ').capitalize()}:* {f[reason]}", ""]
         groups = reading.grouped(f["results"])
-        for r in groups.failing:
+        for r in groups.failing + groups.waived:
             out.append(f"- **{VERDICT_LABEL[OUTCOME_VERDICT[r['outcome']]]}** {r['subject']} — `{r['test']}`")
+            if reading.waiver_line(r):
+                out += ["", f"  *{reading.waiver_line(r)}*"]
             out += ["", "  ```", *[f"  {line}" for line in reading.without_remediation(r["message"]).splitlines()],
                     "  ```"]
             if r["evidence"]:

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 
 from ..catalog import SEVERITIES
 
-VERDICT_LABEL = {"fail": "FAIL", "error": "ERROR", "pass": "PASS", "skip": "SKIPPED", "not-run": "NOT RUN"}
-READING_ORDER = ("fail", "error", "pass", "skip", "not-run")  # what to fix first
+VERDICT_LABEL = {"fail": "FAIL", "error": "ERROR", "waived": "WAIVED", "pass": "PASS", "skip": "SKIPPED",
+                 "not-run": "NOT RUN"}
+READING_ORDER = ("fail", "error", "waived", "pass", "skip", "not-run")  # what to fix first
 REMEDIATION_PREFIX = "remediation ("  # Verdict.fail_if's closing lines, one per failure id
+# Keys naming the offending object of an evidence row, most specific first; a namespace key is folded into it.
+OBJECT_KEYS = ("where", "event", "workload", "daemonset", "pod", "name", "path")
 
 
 def ordered(failures: list[dict]) -> list[dict]:
@@ -22,6 +25,7 @@ def ordered(failures: list[dict]) -> list[dict]:
 @dataclass
 class Grouped:
     failing: list[dict] = field(default_factory=list)
+    waived: list[dict] = field(default_factory=list)
     passed: list[dict] = field(default_factory=list)
     skipped: dict[str, list[dict]] = field(default_factory=dict)  # reason -> its results
 
@@ -31,6 +35,8 @@ def grouped(results: list[dict]) -> Grouped:
     for result in results:
         if result["outcome"] in ("failed", "error"):
             groups.failing.append(result)
+        elif result["outcome"] == "waived":
+            groups.waived.append(result)
         elif result["outcome"] == "passed":
             groups.passed.append(result)
         else:
@@ -47,6 +53,40 @@ def skip_reasons(doc: dict) -> Counter:
 def without_remediation(message: str) -> str:
     """A failing test's message without the remediation lines: the failure's section states it once."""
     return "\n".join(line for line in message.splitlines() if not line.startswith(REMEDIATION_PREFIX))
+
+
+def object_key(row: dict) -> str | None:
+    return next((k for k in OBJECT_KEYS if isinstance(row.get(k), str)), None)
+
+
+def object_name(row: dict) -> str | None:
+    """The object an evidence row is about, `namespace/name` where it has a namespace; None if it names none."""
+    key = object_key(row)
+    if key is None:
+        return None
+    name, namespace = row[key], row.get("namespace")
+    return f"{namespace}/{name}" if isinstance(namespace, str) and "/" not in name else name
+
+
+def waiver_line(result: dict) -> str:
+    """What a waiver did to this result: waived it until a date, or expired and left it failing; "" if none."""
+    waiver = result.get("waiver")  # absent from documents written before waivers
+    if not waiver:
+        return ""
+    if waiver["expired"]:
+        return f"Waiver {waiver['number']} EXPIRED on {waiver['expires']}, so this fails again: {waiver['reason']}"
+    return f"Waived until {waiver['expires']} by waiver {waiver['number']}: {waiver['reason']}"
+
+
+def waiver_summary(entry: dict) -> str:
+    """One line about a waiver as the document lists it (waivers.summary): what it names, what it did, why."""
+    named = f"waiver {entry['number']} ({entry['failure']}{' ' + entry['subject'] if entry['subject'] else ''})"
+    n = len(entry["tests"])
+    tests = f"{n} failing test{'s' * (n != 1)}"
+    said = {"waived": f"waived {tests} until {entry['expires']}",
+            "expired": f"EXPIRED on {entry['expires']}: it waives nothing" + (f"; {tests} it names fail" if n else ""),
+            "unused": f"unused: no failing test matched it (until {entry['expires']})"}[entry["status"]]
+    return f"{named} {said}. Reason: {entry['reason']}"
 
 
 def sources(failure: dict) -> list[tuple[str, str]]:

@@ -53,19 +53,23 @@ class Result:
     suite: str | None
     subject: str
     node: str | None
-    outcome: str = "not-run"  # passed | failed | error | skipped; not-run until its call reports
+    outcome: str = "not-run"  # passed | failed | error | skipped | waived; not-run until its call reports
     message: str = ""
     duration: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    waiver: dict | None = None  # the waiver covering its finding (waivers.Waiver.as_dict), live or expired
 
     def absorb(self, report: pytest.TestReport) -> None:
         self.duration += report.duration
         data = getattr(report, "kubeproof", None) or {}
         self.evidence.update(data.get("evidence", {}))
-        if report.skipped and self.outcome == "not-run":
+        self.waiver = data.get("waiver", self.waiver)
+        if report.skipped and data.get("waiver"):  # a finding a live waiver covers (waivers.judge)
+            self.outcome, self.message = "waived", redact(_failure_text(report))
+        elif report.skipped and self.outcome == "not-run":
             self.outcome = "skipped"
             self.message = report.longrepr[2].removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
-        elif report.failed and self.outcome in ("not-run", "passed", "skipped"):
+        elif report.failed and self.outcome in ("not-run", "passed", "skipped", "waived"):
             self.outcome = "failed" if report.when == "call" and not data.get("unjudged") else "error"
             self.message = redact(_failure_text(report))
         elif report.passed and report.when == "call" and self.outcome == "not-run":
@@ -74,7 +78,7 @@ class Result:
     def as_dict(self) -> dict:
         return {"test": self.test, "subject": self.subject, "node": self.node, "suite": self.suite,
                 "outcome": self.outcome, "message": self.message, "duration": round(self.duration, 3),
-                "evidence": self.evidence}
+                "evidence": self.evidence, "waiver": self.waiver}
 
 
 def _failure_text(report: pytest.TestReport) -> str:
