@@ -7,7 +7,8 @@ selftest/data/distros/<distribution>/node.yaml describes one node of that distri
 - what runs: the kubelet (or the process its kubelet is embedded in) and the runtime, with the argv
   their units give them and the open-files limit the units set;
 - mounts: which directories are separate filesystems (everything else is on the root's);
-- pki: the certificates the distribution mints, by path, subject and lifetime (minted here: their keys
+- pki: the certificates the distribution mints, by path (a kubelet kubeconfig's path: embedded in it as
+  client-certificate-data), subject and lifetime (minted here: their keys
   are made per node, so no real node's file can be shipped);
 - expect: the verdict of every node test, each justified in a comment from upstream code.
 
@@ -20,6 +21,7 @@ parsed by the real parser. A test whose verdict is not listed must pass; a liste
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -126,6 +128,7 @@ def node_facts(spec_path: Path) -> NodeFacts:
     kubeconfigs = flags.get("kubeconfig", []) + flags.get("bootstrap-kubeconfig", []) + spec.get("embedded_kubeconfigs", [])
     mounts = spec.get("mounts", {})
     disk_paths = sorted({"/", "/var/lib/kubelet", *spec.get("state_dirs", [])})
+    pki = _pki(spec.get("pki", []), now)
     sections = {
         "cgroup-mounts": ("cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0", 0),
         "processes": ("".join(_process(100 + i, p) for i, p in enumerate([kubelet, *runtimes])), 0),
@@ -140,8 +143,10 @@ def node_facts(spec_path: Path) -> NodeFacts:
         "docker-root": ("", 1),
         "containerd-snapshots": ("", 0),
         "df": ("".join(f"@@kubeproof-item {p}\n{_df(p, mounts)}\n\n" for p in disk_paths), 0),
-        "certificates": _items(_pki(spec.get("pki", []), now)),
-        "kubeconfig-certificates": ("", 1),
+        "certificates": _items({p: c for p, c in pki.items() if p not in kubeconfigs}),
+        # kubeconfig_certificates' grep -H lines: a certificate minted into a kubeconfig is embedded there.
+        "kubeconfig-certificates": ("".join(f"{p}:    client-certificate-data: {base64.b64encode(c.encode()).decode()}\n"
+                                            for p, c in pki.items() if p in kubeconfigs), 0),
         "static-pods": ("", 1),
     }
     for name, (output, rc) in sections.items():
