@@ -27,8 +27,9 @@ SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_
 fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
 net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
 FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
-# /srv/kubernetes: kOps's nodeup keeps the cluster CA and the control plane's PKI there.
-PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /srv/kubernetes /var/lib/rancher/k3s/server/tls
+# /srv/kubernetes: kOps's nodeup keeps the cluster CA and the control plane's PKI there;
+# /etc/srv/kubernetes on COS (kOps's PathSrvKubernetes, kube-up's configure-helper.sh).
+PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /srv/kubernetes /etc/srv/kubernetes /var/lib/rancher/k3s/server/tls
 /var/lib/rancher/rke2/server/tls'
 # k3s/RKE2 (and Rancher's embedded k3s, 004) keep the kubelet's certificates at the top of agent/,
 # beside containerd's state: only that level is read, never the image store below it.
