@@ -6,6 +6,9 @@ selftest/data/distros/<distribution>/node.yaml describes one node of that distri
   commit, or the code that writes it where the distribution generates the file);
 - what runs: the kubelet (or the process its kubelet is embedded in) and the runtime, with the argv
   their units give them and the open-files limit the units set;
+- flag_files: the kubelet's env files and units gather.sh shows as evidence; embedded_config_dirs and
+  embedded_kubeconfigs: those of a kubelet embedded in another process (k3s), on no command line;
+- state_dirs: the runtime's state directories gather.sh measures with df;
 - mounts: which directories are separate filesystems (everything else is on the root's);
 - pki: the certificates the distribution mints, by path (a kubelet kubeconfig's path: embedded in it as
   client-certificate-data), subject and lifetime (minted here: their keys
@@ -124,8 +127,10 @@ def node_facts(spec_path: Path) -> NodeFacts:
     now = datetime.fromisoformat(gather.parse(text)["node_time"].replace("Z", "+00:00"))
     kubelet, runtimes = spec["kubelet"], spec.get("processes", [])
     flags = gather.parse_flags(kubelet["argv"][1:])
-    config_dirs = flags.get("config-dir", []) + ([spec["embedded_config_dir"]] if "embedded_config_dir" in spec else [])
-    kubeconfigs = flags.get("kubeconfig", []) + flags.get("bootstrap-kubeconfig", []) + spec.get("embedded_kubeconfigs", [])
+    # A kubelet embedded in another process (k3s) has its --config-dir and --kubeconfig on no command line.
+    config_dirs = flags.get("config-dir", []) + spec.get("embedded_config_dirs", [])
+    kubeconfigs = (flags.get("kubeconfig", []) + flags.get("bootstrap-kubeconfig", [])
+                   + spec.get("embedded_kubeconfigs", []))
     mounts = spec.get("mounts", {})
     disk_paths = sorted({"/", "/var/lib/kubelet", *spec.get("state_dirs", [])})
     pki = _pki(spec.get("pki", []), now)
@@ -145,8 +150,8 @@ def node_facts(spec_path: Path) -> NodeFacts:
         "df": ("".join(f"@@kubeproof-item {p}\n{_df(p, mounts)}\n\n" for p in disk_paths), 0),
         "certificates": _items({p: c for p, c in pki.items() if p not in kubeconfigs}),
         # kubeconfig_certificates' grep -H lines: a certificate minted into a kubeconfig is embedded there.
-        "kubeconfig-certificates": ("".join(f"{p}:    client-certificate-data: {base64.b64encode(c.encode()).decode()}\n"
-                                            for p, c in pki.items() if p in kubeconfigs), 0),
+        "kubeconfig-certificates": ("".join(f"{p}:    client-certificate-data: {base64.b64encode(c.encode()).decode()}"
+                                            "\n" for p, c in pki.items() if p in kubeconfigs), 0),
         "static-pods": ("", 1),
     }
     for name, (output, rc) in sections.items():
@@ -196,6 +201,7 @@ def test_distribution_verdicts(spec_path: Path) -> None:
 
 def test_every_test_of_tests_node_is_judged_here() -> None:
     """A node test added to tests_node must get a verdict on every distribution (history tests aside)."""
-    defined = {m[1] for p in (Path(__file__).parents[1] / "tests_node").glob("test_*.py") if p.name != "test_log_history.py"
+    suites = Path(__file__).parents[1] / "tests_node"
+    defined = {m[1] for p in suites.glob("test_*.py") if p.name != "test_log_history.py"
                for m in re.finditer(r"^def (test_\w+)", p.read_text(), re.M)}
     assert defined == set(TESTS)
