@@ -278,8 +278,10 @@ kubelet_version() {
 	pid=$(printf '%s\n' "$DAEMON_PIDS" | sed -n 's/^\([0-9]*\) kubelet$/\1/p' | head -n 1)
 	if [ -n "$pid" ] && [ -x "/proc/$pid/exe" ] &&
 		[ "$(readlink "/proc/$pid/ns/pid")" = "$(readlink /proc/self/ns/pid)" ]; then
-		timeout 5 "/proc/$pid/exe" --version
-	elif have kubelet; then
+		out=$(timeout 5 "/proc/$pid/exe" --version 2>/dev/null)
+		case $out in *"Kubernetes v"*) printf '%s\n' "$out" && return 0 ;; esac # else a wrapper: ask PATH's
+	fi
+	if have kubelet; then
 		timeout 5 kubelet --version
 	elif [ -n "$(k3s_agent_dirs)" ] && have k3s; then
 		timeout 5 k3s --version # "k3s version v1.33.4+k3s1": its kubelet is that release's
