@@ -32,7 +32,9 @@ def parse(failures: str | None, min_severity: str | None) -> Selection | None:
     if failures is not None:
         catalog = catalogs.load()
         ids = frozenset(i.strip() for i in failures.split(",") if i.strip())
-        unknown = sorted(ids - set(catalog.ids)) or ([] if ids else [failures])
+        if not ids:
+            raise KubeproofError("--failures: no failure id given (`kubeproof catalog` lists them)")
+        unknown = sorted(ids - set(catalog.ids))
         if unknown:
             raise KubeproofError(f"--failures: unknown failure id {unknown[0]!r} "
                                  f"(the catalog has: {', '.join(catalog.ids)})")
