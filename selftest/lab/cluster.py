@@ -125,14 +125,18 @@ def _drop_ins_only(name: str, release: pins.Release) -> None:
     """The second worker's kubelet: its kubeadm config becomes a drop-in and --config goes."""
     if not nodeimage.has_drop_in_dir(release):
         return
-    node = f"{name}-worker2"
-    script = (f"set -e; [ -f {DROP_INS_ONLY_UNIT} ] && exit 0; "
-              f"mv /var/lib/kubelet/config.yaml {nodeimage.DROP_IN_DIR}/00-kubeadm.conf; "
-              # 10-kubeadm.conf passes --config in KUBELET_CONFIG_ARGS; a later drop-in empties it.
-              f"printf '[Service]\\nEnvironment=KUBELET_CONFIG_ARGS=\\n' > {DROP_INS_ONLY_UNIT}; "
-              "systemctl daemon-reload; systemctl restart kubelet")
-    subprocess.run(["podman", "exec", node, "sh", "-c", script], env=run_env(release), check=True,
-                   capture_output=True, text=True)
+    unit = ("[Unit]\n# kind's kubelet.service waits for config.yaml; an empty line clears that.\n"
+            "ConditionPathExists=\n[Service]\n# 10-kubeadm.conf passes --config in KUBELET_CONFIG_ARGS.\n"
+            "Environment=KUBELET_CONFIG_ARGS=\n")
+    script = (f"set -e; mv /var/lib/kubelet/config.yaml {nodeimage.DROP_IN_DIR}/00-kubeadm.conf; "
+              f"cat > {DROP_INS_ONLY_UNIT}; systemctl daemon-reload; systemctl restart kubelet; "
+              # Healthy again before `up` goes on: the node would read Ready for 40 s either way.
+              "for _ in $(seq 60); do curl -sf http://127.0.0.1:10248/healthz >/dev/null && exit 0; sleep 1; done; "
+              "journalctl -u kubelet --no-pager | tail -5; exit 1")
+    done = subprocess.run(["podman", "exec", "-i", f"{name}-worker2", "sh", "-c", script], input=unit,
+                          env=run_env(release), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"lab: {name}-worker2's kubelet did not come back on drop-ins alone: {done.stdout}{done.stderr}")
 
 
 # Every node's kubelet, containerd and their pods share the host's inotify limits (one user

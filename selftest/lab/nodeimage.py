@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -104,7 +105,7 @@ def _copy_kind_base_files(root: Path) -> None:
             target.chmod(0o755 if executable else 0o644)
 
 
-def _install_runtime(root: Path) -> None:
+def _install_runtime(root: Path, release: pins.Release) -> None:
     for name, directory in RUNTIME_PLACES.items():
         target = root / directory.lstrip("/") / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,11 @@ def _install_runtime(root: Path) -> None:
                               capture_output=True, text=True, check=True).stdout
     # runc cannot write a negative oom_score_adj without CAP_SYS_RESOURCE, which this machine's
     # containers never get: containerd must clamp it (kind does the same for rootless nodes).
-    config.write_text(migrated.replace("restrict_oom_score_adj = false", "restrict_oom_score_adj = true"))
+    migrated = migrated.replace("restrict_oom_score_adj = false", "restrict_oom_score_adj = true")
+    # The pod sandbox is the pause kubeadm lists for the release, the one the lab builds (kind
+    # instead loads the one its base config names, 3.10, which the lab does not make).
+    config.write_text(re.sub(r"(?m)^(\s*sandbox = )'registry\.k8s\.io/pause:[^']*'$",
+                             rf"\1'registry.k8s.io/pause:{release.pause}'", migrated))
 
 
 def _drop_in_dir(root: Path, release: pins.Release) -> None:
@@ -211,7 +216,7 @@ def _build(release: pins.Release, archives: list[Path], recipe: str) -> None:
     subprocess.run(["cp", "-a", str(images.rootfs("node")), str(work)], check=True)
     try:
         _copy_kind_base_files(work)
-        _install_runtime(work)
+        _install_runtime(work, release)
         _configure(work)
         _install_kubernetes(work, release)
         _import_images(work, archives)
