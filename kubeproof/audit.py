@@ -8,6 +8,7 @@ lists are then fetched lazily, once per session, through the shared cache.
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import shutil
 import tempfile
@@ -70,6 +71,11 @@ class Audit:
         self.progress: Say | None = None  # the controller's (or CLI's) voice; workers stay silent
         self._view: ClusterView | None = None
         self._dump_facts: dict[str, dict] | None = None
+        # One AuditedNode per node for all its tests, and the Node objects by name: at 5,000 nodes
+        # a node's facts built, or a list scanned, once per test cost more than the tests.
+        self._refs: dict[str, NodeRef] | None = None
+        self._audited: dict[str, AuditedNode] = {}
+        self._node_objects: dict[str, dict] | None = None
         self._cleanups: list[Callable[[], None]] = []
 
     # -- controller side -------------------------------------------------------------------
@@ -215,8 +221,18 @@ class Audit:
         return self._dump_facts
 
     def audited_node(self, name: str) -> "AuditedNode":
-        ref = next(n for n in self.nodes if n.name == name)
-        return AuditedNode(ref, self.facts(ref), self)
+        if name not in self._audited:
+            if self._refs is None:
+                self._refs = {n.name: n for n in self.nodes}
+            ref = self._refs[name]
+            self._audited[name] = AuditedNode(ref, self.facts(ref), self)
+        return self._audited[name]
+
+    def node_object(self, name: str) -> dict:
+        """The Node object named name, from the view."""
+        if self._node_objects is None:
+            self._node_objects = {n["metadata"]["name"]: n for n in self.view.list("nodes")}
+        return self._node_objects[name]
 
     def facts(self, ref: NodeRef) -> NodeFacts:
         """The node's facts: with pod access most are in the cache already (read from the probe pods'
@@ -224,13 +240,23 @@ class Audit:
         if ref.unavailable:
             raise Unavailable(f"node {ref.name}: {ref.unavailable}")
         if ref.access == inventory.DUMP_ACCESS:
-            if ref.name not in self.dump_facts:
+            data = self._dump_node_facts(ref.name)
+            if data is None:
                 raise Unavailable(f"the dump {self.target.dump} holds no facts for node {ref.name}")
-            return self._as_of(self.dump_facts[ref.name])
+            return self._as_of(data)
         data = self.cache.get_or_compute(_facts_key(ref.name), lambda: self._gather(ref))
         if "error" in data:
             raise NodeUnreachable(ref.name, data["error"])
         return self._as_of(data)
+
+    def _dump_node_facts(self, name: str) -> dict | None:
+        """One node's facts in the dump: from all of them, read and checked at the start, or in an
+        xdist worker from the node's own file (at -n 8 every worker holding every node's facts was
+        8 copies of them all, 500 MiB each at 5,000 nodes)."""
+        if self._dump_facts is not None:
+            return self._dump_facts.get(name)
+        path = Path(self.target.dump) / dumps.FACTS_DIR / f"{name}.json"
+        return json.loads(path.read_bytes()) if path.is_file() else None
 
     def _as_of(self, data: dict) -> NodeFacts:
         """The facts, with --as-of standing in for the moment they were gathered: node judges read
@@ -265,7 +291,7 @@ class AuditedNode:
         if not self.ref.has_object:
             raise Unavailable(f"no Kubernetes Node object for {self.name} "
                               f"({self._audit.target.describe()})")
-        return next(n for n in self._audit.view.list("nodes") if n["metadata"]["name"] == self.name)
+        return self._audit.node_object(self.name)
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"

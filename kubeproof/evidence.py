@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import allure
+import allure_commons
 import pytest
 
 from .report.redact import redact
@@ -25,6 +26,8 @@ class Evidence:
         """
         data = redact(data)
         self.item.stash[EVIDENCE][name] = data
+        if not allure_commons.plugin_manager.hook.attach_data.get_hookimpls():
+            return  # no Allure results written (no --alluredir): rendering it for nobody cost a fleet run seconds
         if isinstance(data, str):
             allure.attach(data, name=name, attachment_type=allure.attachment_type.TEXT)
         else:

@@ -136,9 +136,10 @@ def test_each_flawed_node_fails_exactly_its_flaw_and_the_clean_node_passes(
             assert "remediation (" in message, message
     evidence = Evidence(pytester.path / "out" / "allure")
     assert len(evidence.results) == len(outcomes)
-    for reported in evidence.results:  # the facts judged, and gather.sh's exact output they came from
+    for reported in evidence.results:  # the facts judged; gather.sh's exact output where it did not pass
         names = [a["name"] for a in reported.get("attachments", [])]
-        assert "judged" in names and any(n.startswith("gather.sh ") for n in names), (reported["name"], names)
+        raw = any(n.startswith("gather.sh ") for n in names)
+        assert "judged" in names and raw == (reported["status"] != "passed"), (reported["name"], names)
     limits = evidence.read("test_node_daemons_open_file_limits", fleet["nofile-1024"].name, "gather.sh processes")
     assert re.search(r"^\d+ limit Max open files\s+1024\s+1024\s+files", limits, re.M)
     # Docker's data-root moved off the default (as 002 moved it) is found, and judged as imagefs.
