@@ -7,6 +7,7 @@ or another project's tests never resolve a target or create a cluster.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import Counter
@@ -21,6 +22,7 @@ from . import home, scheduling, selection, waivers
 from .audit import Audit, AuditedNode, parse_as_of
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
+from .fleet import FleetSummary
 from .nodes.probe import DEFAULT_IMAGE
 from .report import document, html, markdown, reading
 from .report.records import Collector, node_param, test_data
@@ -118,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SKIP_REASONS] = {}
     config.stash[RESULTS] = Collector()
     config.pluginmanager.register(config.stash[RESULTS], "kubeproof-results")
+    config.pluginmanager.register(FleetSummary(), "kubeproof-fleet")
     config.stash[REPORT_DIR] = None
     try:  # before any test, on the controller and on each worker alike
         config.stash[SELECTION] = selection.parse(config.getoption("failures"), config.getoption("min_severity"))
@@ -316,17 +319,28 @@ def _label(item: pytest.Item, suite: str | None, audit: Audit | None) -> None:
         return
     severity = catalog.worst_severity(e.id for e in entries)
     node = node_param(item)
-    marks = [allure.feature(suite or "other"), allure.severity(allure.severity_level(severity))]
-    marks += [allure.epic(e.id) for e in entries]
-    marks += [allure.link(s.url, name=f"field report {s.report}") for e in entries for s in e.sources if s.url]
-    if audit is not None:
-        marks.append(allure.label("target", audit.target.describe()))
+    marks = _shared_marks(tuple(e.id for e in entries), suite, audit.target.describe() if audit else None)
     if node:
-        marks.append(allure.label("node", node))
+        marks = [*marks, allure.label("node", node)]
     for mark in marks:
         item.add_marker(mark)
     item.user_properties += [("failure_id", e.id) for e in entries]
     item.user_properties += [("severity", severity), ("subject", f"node/{node}" if node else "cluster")]
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_marks(failure_ids: tuple[str, ...], suite: str | None, target: str | None) -> list:
+    """The Allure marks every node of a test shares, made once: at 5,000 nodes making them for each
+    item took seconds of the collection."""
+    catalog = catalogs.load()
+    entries = [catalog[i] for i in failure_ids]
+    severity = catalog.worst_severity(failure_ids)
+    marks = [allure.feature(suite or "other"), allure.severity(allure.severity_level(severity))]
+    marks += [allure.epic(e.id) for e in entries]
+    marks += [allure.link(s.url, name=f"field report {s.report}") for e in entries for s in e.sources if s.url]
+    if target is not None:
+        marks.append(allure.label("target", target))
+    return marks
 
 
 @pytest.hookimpl(wrapper=True)
@@ -463,6 +477,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     for suite, why in config.stash[SKIP_REASONS].items():
         if reasons[why]:
             terminalreporter.write_line(f"kubeproof: {reasons[why]} {suite} tests skipped: {why}")
+    for line in config.pluginmanager.get_plugin("kubeproof-fleet").lines():
+        terminalreporter.write_line(f"kubeproof: {line}")
     for entry in config.stash.get(WAIVER_SUMMARY, []):
         terminalreporter.write_line(f"kubeproof: {reading.waiver_summary(entry)}")
     for line in (config.stash.get(INCOMPLETE, None) and f"INCOMPLETE: {config.stash[INCOMPLETE]}",

@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape as e
 from typing import Any
 
-from . import reading
+from . import grouping, reading
 from .document import OUTCOME_VERDICT
 from .reading import VERDICT_LABEL
 
@@ -86,7 +86,7 @@ def _failure(f: dict) -> str:
             + f'<p class=remedy><b>Remediation:</b> {e(f["remediation"])}</p>'
             + "".join(f'<p class=meta><b>{e(r.replace("_", " ").capitalize())}:</b> {e(f[r])}</p>'
                       for r in ("no_assertion", "no_scenario") if f[r])
-            + "".join(_failing(r) for r in groups.failing + groups.waived)
+            + _findings(groups.failing + groups.waived, f["results"])
             + _folded("pass", "", groups.passed)
             + "".join(_folded("skip", why, results) for why, results in groups.skipped.items())
             + "</section>")
@@ -98,7 +98,11 @@ def _folded(verdict: str, why: str, results: list[dict]) -> str:
         return ""
     n = len(results)
     said = f"{n} test{'s' * (n != 1)}" + (f": {e(why)}" if why else "")
-    tests = "".join(f"<li>{e(r['subject'])} — <code>{e(r['test'])}</code></li>" for r in results)
+    fleet = grouping.by_test(results)
+    if fleet:  # one line per test, naming its nodes
+        tests = "".join(_tested(test, mine) for test, mine in fleet.items())
+    else:
+        tests = "".join(f"<li>{e(r['subject'])} — <code>{e(r['test'])}</code></li>" for r in results)
     return f"<details class=folded><summary>{_badge(verdict)} {said}</summary><ul>{tests}</ul></details>"
 
 
@@ -108,6 +112,32 @@ def _failing(r: dict) -> str:
     waiver = f"<p class=waiver><b>{e(reading.waiver_line(r))}</b></p>" if reading.waiver_line(r) else ""
     return (f'<div class=result><p>{_badge(verdict)} {e(r["subject"])} — <code>{e(r["test"])}</code></p>{waiver}'
             f"<pre>{e(message)}</pre>{_evidence(r['evidence'])}</div>")
+
+
+def _tested(test: str, results: list[dict]) -> str:
+    if not results[0]["node"]:
+        return f"<li>{e(results[0]['subject'])} — <code>{e(test)}</code></li>"
+    names = ", ".join(r["node"] for r in results)
+    return f"<li><code>{e(test)}</code> — {len(results):,} node{'s' * (len(results) != 1)}: {e(names)}</li>"
+
+
+def _findings(failing: list[dict], results: list[dict]) -> str:
+    """Each failing result, a finding that reads the same on many nodes once (grouping.findings)."""
+    return "".join(_failing(group[0]) if len(group) == 1 else _shared(group, results)
+                   for group in grouping.findings(failing))
+
+
+def _shared(group: list[dict], results: list[dict]) -> str:
+    """One finding on many nodes: how many of the nodes tested, the few it spares named, the first
+    node's message and evidence, then every node it holds on."""
+    first = group[0]
+    nodes = [r["node"] for r in group]
+    message = reading.without_remediation(first["message"])
+    return (f'<div class="result shared"><p>{_badge(OUTCOME_VERDICT[first["outcome"]])} '
+            f'{e(grouping.spread(group, results))} — <code>{e(grouping.test_of(first))}</code></p>'
+            f'<p class=meta>The same on every one of them; shown for {e(first["node"])}:</p>'
+            f"<pre>{e(message)}</pre>{_evidence(first['evidence'])}"
+            f"<details><summary>the {len(nodes):,} nodes</summary><p>{e(', '.join(nodes))}</p></details></div>")
 
 
 def _evidence(evidence: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import reading
+from . import grouping, reading
 from .document import OUTCOME_VERDICT
 from .reading import VERDICT_LABEL
 
@@ -37,8 +37,14 @@ def markdown(doc: dict) -> str:
             if f[reason]:
                 out += [f"*{reason.replace('_', ' ').capitalize()}:* {f[reason]}", ""]
         groups = reading.grouped(f["results"])
-        for r in groups.failing + groups.waived:
-            out.append(f"- **{VERDICT_LABEL[OUTCOME_VERDICT[r['outcome']]]}** {r['subject']} — `{r['test']}`")
+        for group in grouping.findings(groups.failing + groups.waived):
+            r = group[0]
+            label = VERDICT_LABEL[OUTCOME_VERDICT[r["outcome"]]]
+            if len(group) == 1:
+                out.append(f"- **{label}** {r['subject']} — `{r['test']}`")
+            else:  # one finding on many nodes: once, shown for the first, every node named
+                out.append(f"- **{label}** {grouping.spread(group, f['results'])} — `{grouping.test_of(r)}`, "
+                           f"the same on each (shown for {r['node']}): {', '.join(x['node'] for x in group)}")
             if reading.waiver_line(r):
                 out += ["", f"  *{reading.waiver_line(r)}*"]
             out += ["", "  ```", *[f"  {line}" for line in reading.without_remediation(r["message"]).splitlines()],
@@ -48,7 +54,11 @@ def markdown(doc: dict) -> str:
                 out += ["", "  <details><summary>evidence</summary>", "", "  ```json",
                         *[f"  {line}" for line in evidence.splitlines()], "  ```", "  </details>"]
         if groups.passed:
-            out.append(f"- **PASS** {len(groups.passed)} test{'s' * (len(groups.passed) != 1)}: "
-                       + ", ".join(f"`{r['test']}`" for r in groups.passed))
+            fleet = grouping.by_test(groups.passed)
+            if fleet:  # each test once, with its count of nodes
+                passed = [f"`{test}`" + (f" ({len(rs):,} nodes)" if rs[0]["node"] else "") for test, rs in fleet.items()]
+            else:
+                passed = [f"`{r['test']}`" for r in groups.passed]
+            out.append(f"- **PASS** {len(groups.passed)} test{'s' * (len(groups.passed) != 1)}: " + ", ".join(passed))
         out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}" for why, rs in groups.skipped.items()]
     return "\n".join(out) + "\n"

@@ -1,0 +1,62 @@
+"""Findings shared across a fleet: the results of one node test that read the same on many nodes.
+
+At 5,000 nodes a finding of every node (nodefs-pressure's eviction thresholds, one kubelet
+configuration rolled out everywhere) is 5,000 results that differ only in the node's name. The
+reports show such a finding once, with the nodes it holds on and the few it does not.
+Up to FLEET results read the same, each is shown as before.
+"""
+
+from __future__ import annotations
+
+FLEET = 10  # results reading the same before they are shown once
+EXAMPLES = 3  # nodes named where a finding holds on all but that few
+
+
+def test_of(result: dict) -> str:
+    """The test without its node parameter for a node test; the test id otherwise."""
+    return result["test"].split("[")[0] if result["node"] else result["test"]
+
+
+def _reading(result: dict) -> tuple:
+    node = result["node"]
+    if not node:
+        return (id(result),)  # a cluster test's result is one of a kind
+    return test_of(result), result["outcome"], result["message"].replace(node, "\0")
+
+
+def findings(results: list[dict]) -> list[list[dict]]:
+    """The results in their order, those reading the same on more than FLEET nodes as one group
+    (where its first one stood), each other one alone."""
+    same: dict[tuple, list[dict]] = {}
+    for result in results:
+        same.setdefault(_reading(result), []).append(result)
+    out, shown = [], set()
+    for result in results:
+        group = same[_reading(result)]
+        if len(group) <= FLEET:
+            out.append([result])
+        elif id(group) not in shown:
+            shown.add(id(group))
+            out.append(group)
+    return out
+
+
+def spread(group: list[dict], results: list[dict]) -> str:
+    """"4,998/5,000 nodes; not on node-a, node-b": of the nodes the group's test reported on (in
+    results), how many the group holds on, naming the few it spares."""
+    test = test_of(group[0])
+    tested = {r["node"] for r in results if r["node"] and test_of(r) == test}
+    spared = sorted(tested - {r["node"] for r in group})
+    said = f"{len(group):,}/{len(tested):,} nodes"
+    if 0 < len(spared) <= EXAMPLES:
+        return f"{said}; not on {', '.join(spared)}"
+    return f"{said}; not on {len(spared):,} others" if spared else said
+
+
+def by_test(results: list[dict]) -> dict[str, list[dict]] | None:
+    """Results by test (test_of), in their first appearance's order, where a test has results on
+    more than FLEET nodes; None otherwise (each result is then listed as before)."""
+    tests: dict[str, list[dict]] = {}
+    for result in results:
+        tests.setdefault(test_of(result), []).append(result)
+    return tests if any(len(mine) > FLEET for mine in tests.values()) else None

@@ -1,0 +1,102 @@
+"""The node half at fleet scale (issue 22): a finding on many nodes is one console line and one
+block of audit.html, naming the nodes it spares; -v, -rA and --tb still show every failure.
+
+Runs a small node suite on a dump of FLEET + 4 nodes built by benchmarks/node_fleet.py from the
+lab's recorded facts; the test fails on every node but two named ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from kubeproof.report.grouping import FLEET
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from node_fleet import build_dump  # noqa: E402
+
+NODES = FLEET + 4
+SPARED = ("node-00003", "node-00007")
+SUITE = f"""
+import pytest
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_limits(node, verdict):
+    if node.name not in {SPARED!r}:
+        verdict.fail_if([f"kubelet on {{node.name}}: nofile 1024 < 102400"])
+
+@pytest.mark.failure("nodefs-pressure")
+def test_one_node(node, verdict):
+    verdict.fail_if(["imagefs unset"] if node.name == "node-00001" else [])
+"""
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_dump(NODES, tmp_path_factory.mktemp("fleet"))
+
+
+def _run(pytester: pytest.Pytester, dump: Path, *args: str) -> tuple[pytest.RunResult, str]:
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n")
+    (pytester.mkdir("suite_node") / "test_fleet.py").write_text(SUITE)
+    reports = pytester.path / f"reports{len(list(pytester.path.glob('reports*')))}"
+    result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", f"--report-dir={reports}",
+                                           "-p", "no:randomly", "-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=2 + NODES - 1, failed=NODES - 2 + 1)
+    return result, next(reports.glob("*/audit.html")).read_text() + next(reports.glob("*/audit.md")).read_text()
+
+
+def test_a_finding_on_many_nodes_is_one_line_naming_the_nodes_it_spares(pytester, dump) -> None:
+    result, _ = _run(pytester, dump)
+    out = result.stdout.str()
+    line = (f"kubeproof: nofile-exhaustion: {NODES - 2}/{NODES} nodes, e.g. node-00000, node-00001, "
+            f"node-00002, ...; not on {', '.join(SPARED)} (test_limits)")
+    assert line in out, out
+    assert "failing on more than" in out
+    # The grouped failures are in neither of pytest's failure sections; the single one is, in full.
+    assert "kubelet on node-00005" not in out, out
+    assert "FAILED suite_node/test_fleet.py::test_limits" not in out, out
+    assert "[nodefs-pressure] node node-00001: 1 problem" in out, out
+    assert "FAILED suite_node/test_fleet.py::test_one_node[node-00001]" in out, out
+    assert f"{NODES - 1} failed" in out, "the counts line counts every failure"
+
+
+@pytest.mark.parametrize("asked", [["-rA"], ["-v"], ["--tb=short"]], ids=lambda a: a[0])
+def test_asking_for_everything_shows_every_failure(pytester, dump, asked: list[str]) -> None:
+    result, _ = _run(pytester, dump, *asked)
+    out = result.stdout.str()
+    assert "failing on more than" not in out, out
+    failing = [f"node-{i:05d}" for i in range(NODES) if f"node-{i:05d}" not in SPARED]
+    if asked == ["--tb=short"]:
+        assert all(f"kubelet on {n}: nofile 1024" in out for n in failing), out
+    else:
+        assert all(f"test_limits[{n}]" in out for n in failing), out
+
+
+def test_audit_html_and_md_show_a_shared_finding_once_with_its_nodes(pytester, dump) -> None:
+    _, page = _run(pytester, dump)  # audit.html, then audit.md
+    shared = re.findall(r'<div class="result shared"><p>(.*?)</p>', page)
+    assert len(shared) == 1, shared
+    said = re.sub(r"<[^>]+>", "", shared[0])
+    assert said == f"FAIL {NODES - 2}/{NODES} nodes; not on {', '.join(SPARED)} — suite_node/test_fleet.py::test_limits"
+    shown = set(re.findall(r"kubelet on (node-\d+)", page))
+    assert shown == {"node-00000"}, "the finding is shown for its first node only"
+    assert (f"- **FAIL** {NODES - 2}/{NODES} nodes; not on {', '.join(SPARED)} — `suite_node/test_fleet.py::"
+            "test_limits`, the same on each (shown for node-00000): node-00000, node-00001, node-00002, node-00004"
+            in page)
+    # The one-node finding is shown as before, and passed tests are one line per test with their nodes.
+    assert "[nodefs-pressure] node node-00001: 1 problem" in page
+    assert f"<code>suite_node/test_fleet.py::test_one_node</code> — {NODES - 1} nodes: node-00000, node-00002" in page
+
+
+def test_audit_json_keeps_every_result(pytester, dump) -> None:
+    _run(pytester, dump)
+    doc = json.loads(next(pytester.path.glob("reports*/*/audit.json")).read_text())
+    results = [r for f in doc["failures"] for r in f["results"]]
+    assert len(results) == 2 * NODES
+    assert sum(r["outcome"] == "failed" for r in results) == NODES - 1
