@@ -42,7 +42,8 @@ CONTAINER: Spec = {"name": ALL, "image": ALL, "command": ALL, "args": ALL, "live
 # tolerates), its priority, its service account, its containers.
 POD_SPEC: Spec = {"nodeName": ALL, "nodeSelector": ALL, "affinity": ALL, "tolerations": ALL,
                   "priorityClassName": ALL, "priority": ALL, "serviceAccountName": ALL, "serviceAccount": ALL,
-                  "containers": CONTAINER, "initContainers": CONTAINER, "hostNetwork": ALL, "overhead": ALL}
+                  "containers": CONTAINER, "initContainers": CONTAINER, "hostNetwork": ALL, "dnsPolicy": ALL,
+                  "overhead": ALL}
 CONTAINER_STATUS: Spec = {"name": ALL, "image": ALL, "imageID": ALL, "ready": ALL, "restartCount": ALL,
                           "state": ALL, "lastState": ALL}
 POD_TEMPLATE: Spec = {"metadata": ALL, "spec": POD_SPEC}

@@ -88,6 +88,8 @@ def pod_manifest(node: str, namespace: str, session: str, image: str, script: st
         "spec": {
             "nodeName": node,  # bypasses the scheduler: reaches cordoned and tainted nodes too
             "hostPID": True, "hostNetwork": True,
+            # What hostnetwork-dns-policy asks of every hostNetwork pod, kubeproof's own included.
+            "dnsPolicy": "ClusterFirstWithHostNet",
             "restartPolicy": "Never",
             "activeDeadlineSeconds": LIFETIME_SECONDS,
             "automountServiceAccountToken": False,
