@@ -102,7 +102,7 @@ class Audit:
                 since = _dump_date(dump)
                 audit.as_of = as_of and judged_as_of(as_of, since, "the dump's date" if since else "1970")
             if resolved.created and not options.keep_cluster:
-                audit._cleanups.insert(0, lambda: _delete_kind(resolved, say))
+                audit._cleanups.insert(0, lambda: kind.delete(resolved.kind_cluster, say))
             elif resolved.created:
                 say(f"kubeproof: keeping kind cluster {resolved.kind_cluster} "
                     f"(kind delete cluster --name {resolved.kind_cluster})")
@@ -307,7 +307,7 @@ def _checked_live_target(target: Target) -> Target:
     api = kube_client.api_client(target.kubeconfig, context)
     kube_client.check_reachable(api, context)
     cluster = target.kind_cluster or kind.cluster_of_context(context)
-    return dataclasses.replace(target, context=context, name=context, kind_cluster=cluster)
+    return dataclasses.replace(target, context=context, name=context or target.name, kind_cluster=cluster)
 
 
 def _dump_date(dump: dumps.Dump) -> datetime | None:
@@ -315,8 +315,3 @@ def _dump_date(dump: dumps.Dump) -> datetime | None:
         return dump.now()
     except Unavailable:  # a kubectl dump without Nodes does not say when it was taken
         return None
-
-
-def _delete_kind(target: Target, say: Say) -> None:
-    say(f"kubeproof: deleting kind cluster {target.kind_cluster}")
-    kind.delete(target.kind_cluster)

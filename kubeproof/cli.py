@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -165,6 +166,26 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if result["regressions"] else 0  # a nightly job can gate on regressions alone
 
 
+def cmd_image(args: argparse.Namespace) -> int:
+    from .deploy import image
+
+    if not args.kubectl:
+        raise KubeproofError("no kubectl on PATH: pass --kubectl=PATH (the image drives probe pods with it)")
+    out = Path(args.output)
+    check_writable(out.parent, "--output directory")
+    image.build(Path(args.wheel), Path(args.base), Path(args.kubectl), out, args.tag)
+    say(f"kubeproof: wrote image {args.tag} to {out}")
+    return 0
+
+
+def cmd_manifests(args: argparse.Namespace) -> int:
+    from .deploy import manifests
+
+    print(manifests.render(image=args.image, probe_image=args.probe_image, fail_on=args.fail_on,
+                           schedule=args.schedule, reports_claim=args.reports_claim), end="")
+    return 0
+
+
 def _target_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--kube-context", metavar="NAME", help=HELP["kube_context"])
     command.add_argument("--kubeconfig", metavar="PATH", help=HELP["kubeconfig"])
@@ -221,6 +242,36 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=("json", "text"), default="text",
                          help="text for people, json for tools (default: %(default)s)")
     compare.set_defaults(run=cmd_diff)
+
+    from .deploy.manifests import default_image
+
+    build = sub.add_parser("image", help="build kubeproof's container image from its wheel, no registry needed",
+                           description="Write a docker-archive (for docker/podman load, kind load "
+                                       "image-archive, ctr images import) of BASE plus the wheel and its "
+                                       "dependencies, installed by pip for BASE's python3, and kubectl.")
+    build.add_argument("--wheel", required=True, metavar="WHEEL", help="kubeproof's wheel (pip wheel --no-deps .)")
+    build.add_argument("--base", required=True, metavar="ROOTFS",
+                       help="a root filesystem with python3: a directory, or a tarball as `docker export` writes")
+    build.add_argument("--kubectl", metavar="PATH", default=shutil.which("kubectl"),
+                       help="the kubectl to put in the image (default: the one on PATH)")
+    build.add_argument("--tag", metavar="REF", default=default_image(), help="the image's name (default: %(default)s)")
+    build.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive to write")
+    build.set_defaults(run=cmd_image)
+
+    deploy = sub.add_parser("manifests", help="print the CronJob auditing the cluster it runs in, with its RBAC",
+                            description="Print the objects of kubeproof's nightly CronJob for kubectl apply -f -: "
+                                        "the read-only audit and probe ClusterRoles, namespace kubeproof, its "
+                                        "service account bound to both, the CronJob. Unset options keep "
+                                        "kubeproof/deploy/cronjob.yaml's values.")
+    deploy.add_argument("--image", metavar="REF", help="kubeproof's image (default: %s)" % default_image())
+    deploy.add_argument("--probe-image", metavar="IMAGE", help="the probe pods' image (mirror busybox:1.36 for "
+                                                               "an air-gapped cluster)")
+    deploy.add_argument("--fail-on", choices=catalogs.SEVERITIES, help="the gate: the Job fails on failing tests "
+                                                                       "of this severity or worse")
+    deploy.add_argument("--schedule", metavar="CRON", help="when the audit runs")
+    deploy.add_argument("--reports-claim", metavar="PVC", help="keep every run's reports on this "
+                        "PersistentVolumeClaim (default: an emptyDir; the log keeps the summary and audit.json)")
+    deploy.set_defaults(run=cmd_manifests)
 
     # Listed for --help; main() hands their arguments to pytest and to the replay server's own parser.
     sub.add_parser("audit", add_help=False,

@@ -17,8 +17,10 @@ from typing import Callable
 
 from . import kind
 from .errors import KubeproofError
+from .kube import client as kube_client
 
 NODE_ACCESS = ("auto", "kind", "pod", "ssh", "local", "none")
+IN_CLUSTER = "in-cluster"  # the target's name in a pod using its service account (no context)
 # What the options shared by pytest and `python -m kubeproof` mean: one text for both --help outputs.
 HELP = {
     "kube_context": "the kubeconfig's context naming the cluster (default: its current-context)",
@@ -75,7 +77,7 @@ class Target:
 
     def describe(self) -> str:
         return {
-            "context": f"context {self.context}",
+            "context": "the cluster this pod runs in" if self.name == IN_CLUSTER else f"context {self.context}",
             "kind": f"kind cluster {self.kind_cluster}" + (" (created for this run)" if self.created else ""),
             "dump": f"dump {self.dump}",
             "hosts": f"hosts {', '.join(self.hosts)} (no cluster)",
@@ -169,6 +171,8 @@ def resolve(opts: Options, workdir: Path, say: Callable[[str], None]) -> Target:
         return Target("kind", opts.kind_cluster, kubeconfig=str(kubeconfig),
                       context=kind.context_for(opts.kind_cluster), kind_cluster=opts.kind_cluster,
                       disposable=opts.kind_cluster.startswith(kind.NAME_PREFIX))
+    if kube_client.in_cluster(None, None):  # e.g. kubeproof's CronJob: its service account, its cluster
+        return Target("context", IN_CLUSTER)
     why_not = kind.available()
     if why_not:
         return Target("local", "localhost", why_no_cluster=f"no --kube-context given and {why_not}")
@@ -194,7 +198,9 @@ def disruptive_refusal(target: Target, allow: str | None) -> str | None:
     check_disruptive_name has accepted allow)."""
     if not target.live:
         return f"disruptive scenarios need a live cluster; the target is {target.describe()}"
-    if target.disposable or allow == target.context:
+    if target.disposable or (allow is not None and allow == target.context):
         return None
+    if target.name == IN_CLUSTER:  # no context names it, so nothing can allow it: never from inside
+        return f"disruptive scenario: never run on {target.describe()}"
     return (f"disruptive scenario: {target.describe()} was not created by kubeproof; "
             f"pass --allow-disruptive={target.context} to run it there")

@@ -22,7 +22,7 @@ import urllib3
 import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
-from kubernetes.config import new_client_from_config
+from kubernetes.config import incluster_config, new_client_from_config
 from kubernetes.config.config_exception import ConfigException
 
 from ..errors import InsufficientPermission, KubeproofError, Unavailable
@@ -72,8 +72,19 @@ def _none_found(context: str | None) -> KubeproofError:
                           "point at one with --kubeconfig=PATH or KUBECONFIG=PATH")
 
 
-def choose_context(kubeconfig: str | None, context: str | None) -> tuple[list[str], str]:
-    """The kubeconfig files to load and the context to use, checked so a mistake reads as one line."""
+def in_cluster(kubeconfig: str | None, context: str | None) -> bool:
+    """kubectl's rule: in a pod (its service host variable and token), with no kubeconfig named and
+    none where kubectl looks, the pod's service account reaches the cluster the pod runs in."""
+    return (kubeconfig is None and context is None and bool(os.environ.get(incluster_config.SERVICE_HOST_ENV_NAME))
+            and os.path.exists(incluster_config.SERVICE_TOKEN_FILENAME)
+            and not any(os.path.exists(os.path.expanduser(p)) for p in kubeconfig_paths(None)))
+
+
+def choose_context(kubeconfig: str | None, context: str | None) -> tuple[list[str], str | None]:
+    """The kubeconfig files to load and the context to use, checked so a mistake reads as one line;
+    ([], None) in a pod that uses its in-cluster configuration."""
+    if in_cluster(kubeconfig, context):
+        return [], None
     paths = _existing(kubeconfig_paths(kubeconfig))
     if kubeconfig is None and not any(os.path.exists(os.path.expanduser(p)) for p in paths):
         raise _none_found(context)
@@ -99,6 +110,12 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Api
     # One attempt per request: a dead server must fail the run in seconds, not after urllib3's
     # three silent retries per page.
     configuration.retries = False
+    if not paths:
+        try:
+            incluster_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as exc:
+            raise KubeproofError(f"in-cluster configuration: {_one_line(exc)}") from None
+        return ApiClient(configuration)
     try:
         return new_client_from_config(config_file=os.pathsep.join(paths), context=context,
                                       persist_config=False, client_configuration=configuration)
