@@ -1,4 +1,4 @@
-"""`kubeproof` (or `python -m kubeproof`): audit, catalog, dump, cleanup, diff, replay."""
+"""`kubeproof` (or `python -m kubeproof`): audit, catalog, dump, cleanup, diff, replay, image, manifests."""
 
 from __future__ import annotations
 
