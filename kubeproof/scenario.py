@@ -53,6 +53,7 @@ from .kube.view import ClusterView
 from .nodes import gather
 from .nodes.facts import NodeFacts
 from .nodes.inventory import NodeRef, roles_of
+from .nodes.probe import CLEANUP
 
 log = logging.getLogger("kubeproof.scenario")
 API_LOCK = "api"
@@ -120,6 +121,7 @@ class Scenario:
         self._locks = Locks(audit.workdir / "scenario-locks")
         self._cluster: Cluster | None = None
         self._acted: set[str] = set()  # the nodes it faulted or ran pods on (its node locks)
+        self._interrupted = False  # the run was interrupted: restore without waiting for namespaces
 
     # -- following a run ------------------------------------------------------------------
 
@@ -152,16 +154,17 @@ class Scenario:
         """Register the undo of a change just made; undos run newest first in `restore`."""
         self._undo.append((what, undo))
 
-    def restore(self, down_to: int = 0) -> None:
+    def restore(self, down_to: int = 0, *, interrupted: bool = False) -> None:
         """Run the registered undos above the first down_to, newest first, even if one fails; a
-        Ctrl-C waits until the end."""
+        Ctrl-C waits until the end. Once the run is interrupted, namespaces are deleted without
+        waiting for them to go (cleanup finds them by their label), so the run ends promptly."""
         if len(self._undo) <= down_to:
             return
-        interrupted = []
+        self._interrupted = interrupted
         previous = None
         if threading.current_thread() is threading.main_thread():
             def hold_back(signum, frame):
-                interrupted.append(signum)
+                self._interrupted = True
                 self.say("restore: interrupt held back until the restore is done "
                          "(`python -m kubeproof cleanup` undoes whatever a killed run leaves)")
             previous = signal.signal(signal.SIGINT, hold_back)
@@ -178,7 +181,7 @@ class Scenario:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
-        if interrupted:
+        if self._interrupted and not interrupted:  # a Ctrl-C held back during this restore
             raise KeyboardInterrupt
         if failures:
             raise FaultError("restore incomplete (run `python -m kubeproof cleanup`): "
@@ -206,8 +209,13 @@ class Scenario:
     def namespace(self) -> str:
         """A labelled namespace of this scenario, deleted (and waited for) at restore."""
         name = self.cluster.create_namespace(self.id)
-        self.defer(f"delete namespace {name}", lambda: self.cluster.delete_namespace(name))
+        self.defer(f"delete namespace {name}", lambda: self._delete_namespace(name))
         return name
+
+    def _delete_namespace(self, name: str) -> None:
+        if self._interrupted:
+            self.say(f"namespace {name} is being deleted; {CLEANUP}")
+        self.cluster.delete_namespace(name, wait=not self._interrupted)
 
     def ref(self, name: str) -> NodeRef:
         ref = next((n for n in self.audit.nodes if n.name == name), None)

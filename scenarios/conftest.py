@@ -76,5 +76,5 @@ def scenario(request: pytest.FixtureRequest, audit, evidence, pytestconfig: pyte
                        tools_image=os.environ.get(TOOLS_IMAGE_ENV, ""))
     try:
         yield running
-    finally:
-        running.restore()
+    finally:  # after a Ctrl-C, pytest runs this at the session's end, its exit status already set
+        running.restore(interrupted=request.session.exitstatus == pytest.ExitCode.INTERRUPTED)

@@ -12,10 +12,12 @@ import json
 import secrets
 from typing import Any, Callable
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
 from kubernetes.client.exceptions import ApiException
 
+from ..kube import client as kube_client
 from ..nodes.probe import MANAGED_BY
 from .node import FaultError
 from .waiting import wait_for
@@ -49,13 +51,15 @@ class Cluster:
     def call(self, what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False,
              **kwargs: Any) -> Any:
         """fn(*args, **kwargs) with API errors as FaultError(what: HTTP code reason: message);
-        None for a 404 when missing_ok."""
+        None for a 404 when missing_ok. Bounded by the client's request timeout: a restore must end."""
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, _request_timeout=kube_client.REQUEST_TIMEOUT, **kwargs)
         except ApiException as exc:
             if missing_ok and exc.status == 404:
                 return None
             raise FaultError(f"{what}: HTTP {exc.status} {exc.reason}: {_message(exc)}"[:400]) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise FaultError(f"{what}: no answer ({type(exc).__name__})") from None
 
     def as_dict(self, model: Any) -> dict:
         return self.api.sanitize_for_serialization(model)
@@ -75,13 +79,14 @@ class Cluster:
             raise FaultError(f"{what}: " + "; ".join(
                 f"HTTP {e.status} {e.reason}: {_message(e)}" for e in failure.api_exceptions)[:400]) from None
 
-    def delete_namespace(self, name: str, *, timeout: float = 180) -> None:
-        """Delete a namespace and wait until it is gone."""
+    def delete_namespace(self, name: str, *, timeout: float = 180, wait: bool = True) -> None:
+        """Delete a namespace and, if wait, wait until it is gone."""
         self.call(f"delete namespace {name}", self.core.delete_namespace, name, missing_ok=True)
-        wait_for(f"namespace {name} deleted",
-                 lambda: self.call(f"read namespace {name}", self.core.read_namespace, name,
-                                   missing_ok=True),
-                 until=lambda ns: ns is None, timeout=timeout, interval=1)
+        if wait:
+            wait_for(f"namespace {name} deleted",
+                     lambda: self.call(f"read namespace {name}", self.core.read_namespace, name,
+                                       missing_ok=True),
+                     until=lambda ns: ns is None, timeout=timeout, interval=1)
 
     def pods(self, namespace: str, *, field_selector: str = "") -> list[dict]:
         listed = self.call(f"list pods in {namespace or 'all namespaces'}",

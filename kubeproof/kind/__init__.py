@@ -25,6 +25,7 @@ ROLE_LABEL = "io.x-k8s.kind.role"
 # Clusters kubeproof creates carry this prefix, so a later `--kind-cluster` reuse of a kept
 # cluster is still known to be disposable.
 NAME_PREFIX = "kubeproof-"
+DELETE_WAIT = 60  # seconds a run waits for its kind cluster's deletion on the way out (~10 s when idle)
 
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -47,6 +48,12 @@ def available() -> str | None:
     """None when kind and its container engine are usable, else why not (one line)."""
     if shutil.which("kind") is None:
         return "kind is not installed"
+    return engine_problem()
+
+
+def engine_problem() -> str | None:
+    """None when kind's container engine answers, else why not (one line): kind's nodes are its
+    containers, so reaching them needs the engine, not kind."""
     name = engine()
     if shutil.which(name) is None:
         return f"{name} is not installed"
@@ -80,14 +87,18 @@ def exists(cluster: str) -> bool:
 def create(cluster: str, kubeconfig: Path, say: Callable[[str], None], *, wait: str = "180s") -> None:
     # kind writes progress to stderr; leave it on the terminal so a person sees what happens.
     image = os.environ.get(IMAGE_ENV)
-    result = subprocess.run(
-        ["kind", "create", "cluster", "--name", cluster, "--config", str(CLUSTER_CONFIG),
-         "--kubeconfig", str(kubeconfig), "--wait", wait, *(["--image", image] if image else [])],
-        stdout=subprocess.PIPE, stderr=None, text=True,
-    )
-    if result.returncode != 0:
-        raise KubeproofError(f"kind could not create cluster {cluster} (exit {result.returncode}); see its output above")
-    _own_nodefs(cluster, kubeconfig, say)
+    try:
+        result = subprocess.run(
+            ["kind", "create", "cluster", "--name", cluster, "--config", str(CLUSTER_CONFIG),
+             "--kubeconfig", str(kubeconfig), "--wait", wait, *(["--image", image] if image else [])],
+            stdout=subprocess.PIPE, stderr=None, text=True,
+        )
+        if result.returncode != 0:
+            raise KubeproofError(f"kind could not create cluster {cluster} (exit {result.returncode}); see its output above")
+        _own_nodefs(cluster, kubeconfig, say)
+    except BaseException:  # a Ctrl-C kills kind half way, or comes before the run owns the cluster
+        delete(cluster, say)
+        raise
 
 
 def _own_nodefs(cluster: str, kubeconfig: Path, say: Callable[[str], None]) -> None:
@@ -120,8 +131,18 @@ def write_kubeconfig(cluster: str, kubeconfig: Path) -> None:
     kubeconfig.write_text(result.stdout)
 
 
-def delete(cluster: str) -> None:
-    _run(["kind", "delete", "cluster", "--name", cluster], timeout=300)
+def delete(cluster: str, say: Callable[[str], None]) -> None:
+    """`kind delete cluster`, waited for DELETE_WAIT seconds at most. In a session of its own, so
+    neither a second Ctrl-C nor the run's end stops it half way: it goes on after the run exits."""
+    say(f"kubeproof: kind cluster {cluster} is being deleted; kind delete cluster --name {cluster} "
+        "removes it if this is cut short")
+    deleting = subprocess.Popen(["kind", "delete", "cluster", "--name", cluster], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deleting.wait(timeout=DELETE_WAIT)
+    except subprocess.TimeoutExpired:
+        say(f"kubeproof: kind cluster {cluster} still being deleted after {DELETE_WAIT} s "
+            f"(process {deleting.pid} goes on)")
 
 
 def node_containers(cluster: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ ends any pod a killed run could not delete, and `python -m kubeproof cleanup` sw
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -142,6 +143,19 @@ def _forbidden_or_raise(exc: ApiException, verb: str, resource: str) -> None:
     raise KubeproofError(f"{verb} {resource}: HTTP {exc.status} {exc.reason}") from None
 
 
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, left by an exception (Ctrl-C), drops its queued work instead of doing it
+    all first, as `with ThreadPoolExecutor()` would: what already runs ends within its request timeout."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
 class ProbePods:
     def __init__(self, api: k8s.ApiClient, *, session: str, image: str = DEFAULT_IMAGE,
                  kubeconfig: str | None, context: str | None):
@@ -166,19 +180,26 @@ class ProbePods:
         keep(node, output) takes a node's gather.sh output and says why it is no use ("" when kept).
         Returns node -> "" when its probe pod runs, else why not. A running node whose output was
         not kept is left to kubectl exec through its probe container, and a line says why."""
-        if shutil.which("kubectl") is None:
-            raise KubeproofError("--node-access pod drives probe pods with kubectl: install kubectl "
-                                 "or choose --node-access kind|ssh|none")
         say(f"kubeproof: starting {len(nodes)} probe pods in namespace {self.namespace}")
-        try:
-            self.core.create_namespace(namespace_manifest(self.namespace, self.session))
-        except ApiException as exc:
-            raise KubeproofError(f"cannot start probe pods (create namespaces: {_refusal(exc)}): {WAY_OUT}") from None
+        # Before the request: a Ctrl-C while it is on its way must still delete what it may create.
         self.created = True
-        with ThreadPoolExecutor(max_workers=16) as pool:
+        try:
+            self.core.create_namespace(namespace_manifest(self.namespace, self.session),
+                                       _request_timeout=kube_client.REQUEST_TIMEOUT)
+        except ApiException as exc:
+            self.created = False  # refused: nothing to delete
+            raise KubeproofError(f"cannot start probe pods (create namespaces: {_refusal(exc)}): {WAY_OUT}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeproofError(f"cannot start probe pods (create namespace {self.namespace}: "
+                                 f"{type(exc).__name__})") from None
+        with _pool(16) as pool:
             problems = dict(zip(nodes, pool.map(lambda node: self._create(node, script), nodes)))
         started = time.monotonic()
         left = self._follow(problems, timeout, gather_timeout, keep, say)
+        if left and shutil.which("kubectl") is None:  # kubectl exec is only the fallback: those nodes go without
+            problems.update({node: f"{why}; its fallback, kubectl exec, needs kubectl installed"
+                             for node, why in left.items()})
+            left = {}
         running = sum(not p for p in problems.values())
         say(f"kubeproof: {running}/{len(nodes)} probe pods running, facts of {running - len(left)} nodes "
             f"read from their logs after {time.monotonic() - started:.0f} s")
@@ -193,9 +214,11 @@ class ProbePods:
     def _create(self, node: str, script: str) -> str:
         try:
             self.core.create_namespaced_pod(self.namespace, pod_manifest(
-                node, self.namespace, self.session, self.image, script))
+                node, self.namespace, self.session, self.image, script), _request_timeout=kube_client.REQUEST_TIMEOUT)
         except ApiException as exc:
             return f"probe pod not created (create pods: {_refusal(exc)}): {WAY_OUT}"
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return f"probe pod not created ({type(exc).__name__})"
         return ""
 
     def _follow(self, problems: dict[str, str], timeout: float, gather_timeout: float,
@@ -210,7 +233,7 @@ class ProbePods:
         reads: dict[str, Future] = {}
         deadline = time.monotonic() + timeout
         progress = time.monotonic() + PROGRESS_SECONDS
-        with ThreadPoolExecutor(max_workers=READERS) as pool:
+        with _pool(READERS) as pool:
             while True:
                 now = time.monotonic()
                 if now >= deadline and starting:

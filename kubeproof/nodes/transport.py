@@ -84,7 +84,7 @@ def _run_local_with_deadline(backend: BaseBackend, command: str, *args: str) -> 
                           stderr=subprocess.PIPE, start_new_session=True) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=_timeout.get())
-        except subprocess.TimeoutExpired:
+        except BaseException:  # the deadline, or Ctrl-C: in its own session the group would outlive the run
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
