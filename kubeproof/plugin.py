@@ -24,7 +24,7 @@ from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .fleet import FleetSummary
 from .nodes.probe import DEFAULT_IMAGE
-from .report import document, html, markdown, reading
+from .report import document, html, incomplete as incompletes, markdown, reading
 from .report.records import Collector, node_param, test_data
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .verdict import Verdict
@@ -397,6 +397,16 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     return None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    try:
+        return (yield)
+    except KeyboardInterrupt:  # the test gets no report: JUnit and Allure would show it passed
+        incompletes.mark_cut_short(item)
+        raise
+
+
+@pytest.hookimpl(tryfirst=True)  # before JUnit's, which writes its file: it carries INCOMPLETE too
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Controller only: apply the --fail-on gate and write the audit reports of the whole run."""
     config = session.config
@@ -420,6 +430,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         how = "interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "stopped"
         incomplete = f"{how} after {ran} of {of} tests"
     config.stash[INCOMPLETE] = incomplete
+    if incomplete:
+        incompletes.mark_incomplete(config, incomplete)
     audit = config.stash.get(AUDIT, None)
     target = None
     if audit is not None:

@@ -5,15 +5,17 @@ runs. Each run is a user's: pytester runs of small kubeproof suites, `python -m 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from test_plugin import HEALTHY, REPO, make_suites, one_line_error, without_kind  # noqa: F401 (a fixture)
+from test_plugin import HEALTHY, REPO, kubeconfig, make_suites, one_line_error, replay, without_kind  # noqa: F401 (fixtures)
 
 from kubeproof.errors import KubeproofError
 from kubeproof.kube.client import api_client
@@ -87,6 +89,39 @@ def test_kind_cluster_without_kind_says_so(pytester: pytest.Pytester, without_ki
     one_line_error(pytester.runpytest("suite_cluster", "--kind-cluster=lab"), "--kind-cluster lab: kind is not installed")
 
 
+def test_kind_node_access_without_the_container_engine_says_so(pytester: pytest.Pytester, kubeconfig: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """kind's nodes are the engine's containers: without podman here, one line before any test."""
+    monkeypatch.setenv("KIND_EXPERIMENTAL_PROVIDER", "podman")
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                               if not (Path(d) / "podman").exists()))
+    make_suites(pytester)
+    one_line_error(pytester.runpytest("suite_node", f"--kubeconfig={kubeconfig}", "--node-access=kind"),
+                   "--node-access kind: podman is not installed (the nodes of a kind cluster are its containers)")
+
+
+class Started:
+    """ProbePods' API: the namespace and pods are created; nothing else is asked of it."""
+
+    def create_namespace(self, *args, **kwargs) -> None:
+        pass
+
+    create_namespaced_pod = create_namespace
+
+
+def test_pod_access_needs_kubectl_only_for_nodes_whose_log_gave_no_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubectl exec is only the fallback: without kubectl the probe pods run, and a node whose log
+    gave no facts says why it has none."""
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                               if not (Path(d) / "kubectl").exists()))
+    probe = ProbePods(None, session="abc123", kubeconfig=None, context=None)
+    probe.core = Started()
+    monkeypatch.setattr(ProbePods, "_follow", lambda self, problems, *args: {"node-b": "its log is gone (404)"})
+    problems = probe.start(["node-a", "node-b"], script="true", keep=lambda node, output: "")
+    assert problems == {"node-a": "", "node-b": "its log is gone (404); its fallback, kubectl exec, "
+                                                "needs kubectl installed"}
+
+
 UNJUDGEABLE = """
 import pytest
 
@@ -132,8 +167,9 @@ def test_3_never_ran(cluster):
 def test_an_interrupted_run_is_marked_incomplete_and_never_passes_what_did_not_run(
         pytester: pytest.Pytester, tmp_path: Path) -> None:
     make_suites(pytester, cluster=INTERRUPTED)
+    junit, allure_dir = pytester.path / "junit.xml", pytester.path / "allure"
     result = pytester.runpytest("suite_cluster", f"--from-dump={HEALTHY}", f"--report-dir={tmp_path}",
-                                no_reraise_ctrlc=True)
+                                f"--junitxml={junit}", f"--alluredir={allure_dir}", no_reraise_ctrlc=True)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["kubeproof: INCOMPLETE: interrupted after 1 of 3 tests"])
     report = next(tmp_path.glob("*"))
@@ -144,6 +180,18 @@ def test_an_interrupted_run_is_marked_incomplete_and_never_passes_what_did_not_r
     assert doc["summary"]["failures"]["namespace-stuck"] == "not-run"
     for name in ("audit.md", "audit.html"):
         assert "INCOMPLETE: interrupted after 1 of 3 tests" in (report / name).read_text()
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite.find("properties/property[@name='kubeproof_incomplete']").get("value") == (
+        "INCOMPLETE: interrupted after 1 of 3 tests")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {"test_1_ran", "test_2_interrupted"}  # one that never started is in no report
+    assert cases["test_2_interrupted"].find("skipped").get("message") == "interrupted before it finished: no verdict"
+    assert cases["test_2_interrupted"].find("properties/property[@name='failure_id']").get("value") == (
+        "critical-pod-eviction")
+    allure = {r["name"]: r["status"] for r in map(json.loads, map(Path.read_text, allure_dir.glob("*-result.json")))}
+    assert allure == {"test_1_ran": "passed", "test_2_interrupted": "unknown"}
+    assert "kubeproof_incomplete=INCOMPLETE: interrupted after 1 of 3 tests" in (
+        allure_dir / "environment.properties").read_text().splitlines()
 
 
 BELOW_THE_GATE = """

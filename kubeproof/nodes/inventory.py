@@ -102,6 +102,9 @@ def resolve(opts: Options, target: Target, nodes: list[dict] | None,
         match = [n for n in selected if n["metadata"]["name"] == here]
         return [NodeRef(here, roles_of(match[0]) if match else (), "local://", has_object=bool(match))]
     if access == "kind":
+        why_not = kind.engine_problem()
+        if why_not:  # said now, not as "no kind node container" for each node
+            raise KubeproofError(f"--node-access kind: {why_not} (the nodes of a kind cluster are its containers)")
         containers = kind.node_containers(target.kind_cluster or "")
         missing = [n["metadata"]["name"] for n in selected if n["metadata"]["name"] not in containers]
         if missing:
