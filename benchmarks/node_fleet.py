@@ -15,7 +15,9 @@ on all nodes but a named few, as in a fleet of one configuration. Then, each in 
 - the floor: bare pytest running as many trivial parametrized items as the node run collected.
 
 --profile FILE runs the -n 0 audit under cProfile once more and writes its stats there. The dump
-and reports live in a temporary directory (--keep DIR keeps them there instead). Last line:
+and reports live in a temporary directory (--keep DIR keeps them there instead). Before the last
+line, the same ratios in CPU seconds (user + sys of each run and all its processes), which a
+shared machine's load moves less than wall time. Last line:
 
     node fleet: N nodes, I items, -n0 X s (R x pytest floor F s), -n8 Y s, peak RSS M MiB, reports S MiB
 """
@@ -138,12 +140,12 @@ def main(argv: list[str]) -> int:
         for w in workers:
             runs[w] = audit(dump, w, directory, args.ci_reports)
             r = runs[w]
-            print(f"-n {w}: {r['seconds']:.1f} s, {r['counts']}, peak RSS {r['rss_max'] / MIB:.0f} MiB "
+            print(f"-n {w}: {r['seconds']:.1f} s ({r['cpu']:.1f} s CPU), {r['counts']}, peak RSS {r['rss_max'] / MIB:.0f} MiB "
                   f"(summed {r['rss_sum'] / MIB:.0f}), terminal {r['terminal_lines']} lines, "
                   + ", ".join(f"{name} {size / MIB:.2f} MiB" for name, size in r["sizes"].items()), flush=True)
         items = runs[workers[0]]["items"]
         bare = floor(items, directory)
-        print(f"floor: {items} trivial items {bare['seconds']:.1f} s", flush=True)
+        print(f"floor: {items} trivial items {bare['seconds']:.1f} s ({bare['cpu']:.1f} s CPU)", flush=True)
         if args.profile:
             audit(dump, 0, directory, args.ci_reports, Path(args.profile).resolve())
             print(f"profile of -n 0 in {args.profile}", flush=True)
@@ -155,6 +157,10 @@ def main(argv: list[str]) -> int:
                                                "runs": runs}, indent=2))
     first = runs[workers[0]]
     most = runs[max(workers)]
+    # On a shared machine CPU seconds move less than wall time: both ratios, the CPU ones first.
+    print(f"CPU: -n{workers[0]} {first['cpu'] / bare['cpu']:.2f} x the floor's, "
+          f"-n{max(workers)} {most['cpu'] / first['cpu']:.2f} x -n{workers[0]}'s; "
+          f"wall: -n{max(workers)} {most['seconds'] / first['seconds']:.2f} x -n{workers[0]}")
     print(f"node fleet: {args.nodes} nodes, {items} items, -n{workers[0]} {first['seconds']:.1f} s "
           f"({first['seconds'] / bare['seconds']:.2f} x pytest floor {bare['seconds']:.1f} s), "
           f"-n{max(workers)} {most['seconds']:.1f} s, "

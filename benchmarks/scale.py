@@ -184,6 +184,7 @@ def measured(command: list[str], server: Server) -> dict:
     reader.join()
     after = server.counts()
     return {"seconds": elapsed, "exit": process.returncode, "output": "".join(output),
+            "cpu": usage.ru_utime + usage.ru_stime,  # of the process and every descendant it reaped
             "rss_max": usage.ru_maxrss * 1024, "rss_sum": peak_sum,
             **{key: after[key] - before[key] for key in after}}
 

@@ -100,3 +100,15 @@ def test_audit_json_keeps_every_result(pytester, dump) -> None:
     results = [r for f in doc["failures"] for r in f["results"]]
     assert len(results) == 2 * NODES
     assert sum(r["outcome"] == "failed" for r in results) == NODES - 1
+
+
+def test_under_xdist_a_nodes_tests_are_one_unit_of_work(pytester, dump) -> None:
+    """kubeproof/scheduling.py: each node's tests go to one worker together, the nodes spread."""
+    result, _ = _run(pytester, dump, "-n", "2", "-v")
+    workers: dict[str, set[str]] = {}
+    for worker, node in re.findall(r"^\[(gw\d+)\] \[\s*\d+%\] \w+ suite_node/test_fleet.py::\w+\[(node-\d+)\]",
+                                   result.stdout.str(), re.M):
+        workers.setdefault(node, set()).add(worker)
+    assert len(workers) == NODES, result.stdout.str()
+    assert all(len(w) == 1 for w in workers.values()), workers
+    assert len(set().union(*workers.values())) == 2, workers
