@@ -33,6 +33,7 @@ images.ROOTFS_PACKAGES.setdefault("kubeproof", ("python3",))
 
 pytestmark = [
     pytest.mark.live_cluster,
+    pytest.mark.network,  # pip builds the wheel and installs its dependencies into the image from PyPI
     pytest.mark.skipif(not CONTEXT, reason="needs the lab cluster: KUBEPROOF_SELFTEST_CONTEXT (selftest/run sets it)"),
 ]
 
