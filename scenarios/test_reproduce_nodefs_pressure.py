@@ -14,7 +14,7 @@ arrange  the kubelet hardened (kind disables disk eviction with 0% thresholds an
 inject   the agent loses its critical priority (a rollout) and a kubeproof-named file fills nodefs
          past the threshold;
 observe  EvictionThresholdMet and NodeHasDiskPressure on the node; the agent's new pod refused
-         admission on it (1.32: "The node had condition: [DiskPressure]"), while the node's
+         admission on it (1.32 to 1.37, eviction/helpers.go: "The node had condition: [DiskPressure]"), while the node's
          system-node-critical kube-proxy stays, same pod;
 judge    eviction.free_space names nodefs, node_conditions.pressured_nodes the node,
          critical_pods.node_agents the agent;

@@ -55,7 +55,7 @@ def anonymous_access(given: dict[str, str], auth_config: dict | None) -> tuple[b
     """(anonymous requests authenticated?, the paths they are limited to or None for all, the source).
 
     Structured authentication (--authentication-config, AuthenticationConfiguration's anonymous
-    block, 1.32 beta AnonymousAuthConfigurableEndpoints) replaces --anonymous-auth, which may not be
+    block, AnonymousAuthConfigurableEndpoints: beta in 1.32, GA and locked on from 1.34) replaces --anonymous-auth, which may not be
     set beside it: enabled false refuses them, conditions limit them to the paths listed. Its file is
     on the control-plane node, out of the API's sight: None when it was not read.
     """
