@@ -28,8 +28,6 @@ CONTEXT = os.environ.get("KUBEPROOF_SELFTEST_CONTEXT", "")
 CLUSTER = CONTEXT.removeprefix("kind-")
 NAMESPACE = "kubeproof"  # kubeproof/deploy/cronjob.yaml's
 NODES = {f"{CLUSTER}-control-plane", f"{CLUSTER}-worker", f"{CLUSTER}-worker2"}
-# The base of the image: the lab's Debian bookworm with python3 (3.11, the minor pip installs for).
-images.ROOTFS_PACKAGES.setdefault("kubeproof", ("python3",))
 
 pytestmark = [
     pytest.mark.live_cluster,
