@@ -401,7 +401,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     try:
         return (yield)
-    except KeyboardInterrupt:  # the test gets no report: JUnit and Allure would show it passed
+    except KeyboardInterrupt:  # the test gets no report: Allure would keep its setup's passed
         incompletes.mark_cut_short(item)
         raise
 
@@ -431,7 +431,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         incomplete = f"{how} after {ran} of {of} tests"
     config.stash[INCOMPLETE] = incomplete
     if incomplete:
-        incompletes.mark_incomplete(config, incomplete)
+        incompletes.mark_incomplete(config, incomplete, config.stash[RESULTS].running.values())
     audit = config.stash.get(AUDIT, None)
     target = None
     if audit is not None:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
+from lab.record import kubeproof_dump, recorded
 from test_plugin import HEALTHY, REPO, kubeconfig, make_suites, one_line_error, replay, without_kind  # noqa: F401 (fixtures)
 
 from kubeproof.errors import KubeproofError
@@ -192,6 +195,34 @@ def test_an_interrupted_run_is_marked_incomplete_and_never_passes_what_did_not_r
     assert allure == {"test_1_ran": "passed", "test_2_interrupted": "unknown"}
     assert "kubeproof_incomplete=INCOMPLETE: interrupted after 1 of 3 tests" in (
         allure_dir / "environment.properties").read_text().splitlines()
+
+
+
+def test_a_ctrl_c_under_xdist_marks_the_tests_cut_short_on_every_worker(pytester: pytest.Pytester) -> None:
+    """The workers' setup reports reach the controller, which writes JUnit: each test a worker was
+    running is skipped there with no verdict, and Allure (written by the workers) says unknown."""
+    started = pytester.path / "started"
+    started.mkdir()
+    make_suites(pytester, node=("import pytest, time\nfrom pathlib import Path\n\n"
+                                "@pytest.mark.failure('nofile-exhaustion')\ndef test_n(node):\n"
+                                f"    Path({str(started)!r}, node.name).touch()\n    time.sleep(600)\n"))
+    junit, allure_dir = pytester.path / "junit.xml", pytester.path / "allure"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "suite_node",
+                            f"--from-dump={kubeproof_dump(recorded()[-1])}", f"--junitxml={junit}",
+                            f"--alluredir={allure_dir}", f"--report-dir={pytester.path / 'reports'}"],
+                           cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300  # room for a loaded machine
+        while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:  # one test on each worker
+            time.sleep(0.5)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=300) == pytest.ExitCode.INTERRUPTED
+    finally:
+        run.kill()
+    cases = list(ElementTree.parse(junit).getroot().iter("testcase"))
+    assert sorted(case.get("name") for case in cases) == sorted(f"test_n[{n.name}]" for n in started.iterdir())
+    assert all(case.find("skipped").get("message") == "interrupted before it finished: no verdict" for case in cases)
+    assert {r["status"] for r in map(json.loads, map(Path.read_text, allure_dir.glob("*-result.json")))} == {"unknown"}
 
 
 BELOW_THE_GATE = """

@@ -102,10 +102,14 @@ class Collector:
     def __init__(self) -> None:
         self.results: dict[str, Result] = {}
         self.finished: set[str] = set()  # every test that ran to its end, kubeproof's or not
+        self.running: dict[str, pytest.TestReport] = {}  # setup reports of tests not ended yet
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "setup":
+            self.running[report.nodeid] = report
         if report.when == "teardown":
             self.finished.add(report.nodeid)
+            self.running.pop(report.nodeid, None)
         data = getattr(report, "kubeproof", None)
         if data is None:
             return
