@@ -33,6 +33,10 @@ def test_limits(node, verdict):
 @pytest.mark.failure("nodefs-pressure")
 def test_one_node(node, verdict):
     verdict.fail_if(["imagefs unset"] if node.name == "node-00001" else [])
+
+@pytest.mark.failure("cert-expiry")
+def test_control_plane(node, verdict):
+    pytest.skip(f"node {{node.name}}: not a control-plane node")
 """
 
 
@@ -47,7 +51,7 @@ def _run(pytester: pytest.Pytester, dump: Path, *args: str) -> tuple[pytest.RunR
     reports = pytester.path / f"reports{len(list(pytester.path.glob('reports*')))}"
     result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", f"--report-dir={reports}",
                                            "-p", "no:randomly", "-p", "no:cacheprovider", *args)
-    result.assert_outcomes(passed=2 + NODES - 1, failed=NODES - 2 + 1)
+    result.assert_outcomes(passed=2 + NODES - 1, failed=NODES - 2 + 1, skipped=NODES)
     return result, next(reports.glob("*/audit.html")).read_text() + next(reports.glob("*/audit.md")).read_text()
 
 
@@ -92,13 +96,16 @@ def test_audit_html_and_md_show_a_shared_finding_once_with_its_nodes(pytester, d
     # The one-node finding is shown as before, and passed tests are one line per test with their nodes.
     assert "[nodefs-pressure] node node-00001: 1 problem" in page
     assert f"<code>suite_node/test_fleet.py::test_one_node</code> — {NODES - 1} nodes: node-00000, node-00002" in page
+    # A skip reason naming each node is one reason for all of them.
+    assert f"<li>{NODES} tests skipped: node &lt;node&gt;: not a control-plane node</li>" in page
+    assert f"- **SKIPPED** {NODES} tests: node <node>: not a control-plane node" in page
 
 
 def test_audit_json_keeps_every_result(pytester, dump) -> None:
     _run(pytester, dump)
     doc = json.loads(next(pytester.path.glob("reports*/*/audit.json")).read_text())
     results = [r for f in doc["failures"] for r in f["results"]]
-    assert len(results) == 2 * NODES
+    assert len(results) == 3 * NODES
     assert sum(r["outcome"] == "failed" for r in results) == NODES - 1
 
 

@@ -8,6 +8,9 @@ Up to FLEET results read the same, each is shown as before.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 FLEET = 10  # results reading the same before they are shown once
 EXAMPLES = 3  # nodes named where a finding holds on all but that few
 
@@ -60,3 +63,28 @@ def by_test(results: list[dict]) -> dict[str, list[dict]] | None:
     for result in results:
         tests.setdefault(test_of(result), []).append(result)
     return tests if any(len(mine) > FLEET for mine in tests.values()) else None
+
+
+_NODE_SUBJECT = re.compile(r"^node (\S+): ")  # how a node test's skip reason starts (Verdict.subject)
+
+
+def same_reasons(reasons: dict[str, list]) -> dict[str, list]:
+    """Skip reasons that differ only in the node they start with ("node node-00002: not a
+    control-plane node ..."), as one reason ("node <node>: ...") where more than FLEET nodes share
+    it, with all their results; the others as they are, in their order."""
+    merged: dict[str, list[tuple[str, list]]] = {}
+    for why, results in reasons.items():
+        subject = _NODE_SUBJECT.match(why)
+        merged.setdefault(f"node <node>: {why[subject.end():]}" if subject else why, []).append((why, results))
+    out: dict[str, list] = {}
+    for key, parts in merged.items():
+        if len(parts) > FLEET:
+            out[key] = [r for _, results in parts for r in results]
+        else:
+            out.update(parts)
+    return out
+
+
+def counted(reasons: Counter) -> Counter:
+    """same_reasons for counts of tests by reason."""
+    return Counter({why: sum(ns) for why, ns in same_reasons({w: [n] for w, n in reasons.items()}).items()})

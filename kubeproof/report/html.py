@@ -55,7 +55,7 @@ def html(doc: dict) -> str:
              f'<h1>kubeproof audit</h1><p class=meta>{e(reading.headline(doc))}</p>',
              '<h2>What to fix first</h2><table id=summary><tr><th>failure</th><th>what</th>'
              f'<th>severity</th><th>verdict</th><th>tests</th><th>happened here</th></tr>{rows}</table>']
-    skips = reading.skip_reasons(doc)
+    skips = grouping.counted(reading.skip_reasons(doc))
     if skips:
         parts.append("<ul id=skipped class=meta>" + "".join(
             f"<li>{n} test{'s' * (n != 1)} skipped: {e(why)}</li>" for why, n in skips.most_common()) + "</ul>")
@@ -88,7 +88,7 @@ def _failure(f: dict) -> str:
                       for r in ("no_assertion", "no_scenario") if f[r])
             + _findings(groups.failing + groups.waived, f["results"])
             + _folded("pass", "", groups.passed)
-            + "".join(_folded("skip", why, results) for why, results in groups.skipped.items())
+            + "".join(_folded("skip", why, results) for why, results in grouping.same_reasons(groups.skipped).items())
             + "</section>")
 
 

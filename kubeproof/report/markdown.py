@@ -15,7 +15,7 @@ def markdown(doc: dict) -> str:
            "| failure | severity | verdict | tests | happened here |", "|---|---|---|---|---|"]
     out += [f"| [{f['id']}](#{f['id']}) | {f['severity']} | {VERDICT_LABEL[f['verdict']]} | {reading.tally(f)} "
             f"| {reading.happened(f)} |" for f in failures]
-    skips = reading.skip_reasons(doc)
+    skips = grouping.counted(reading.skip_reasons(doc))
     if skips:
         out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips.most_common()]
     if doc.get("waivers"):
@@ -60,5 +60,6 @@ def markdown(doc: dict) -> str:
             else:
                 passed = [f"`{r['test']}`" for r in groups.passed]
             out.append(f"- **PASS** {len(groups.passed)} test{'s' * (len(groups.passed) != 1)}: " + ", ".join(passed))
-        out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}" for why, rs in groups.skipped.items()]
+        out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}"
+                for why, rs in grouping.same_reasons(groups.skipped).items()]
     return "\n".join(out) + "\n"
