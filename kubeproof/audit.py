@@ -29,6 +29,7 @@ from .nodes.inventory import NodeRef
 from .sharing import SessionCache
 from .target import Options, Target, check_disruptive_name
 from .target import resolve as resolve_target
+from .times import parse_time
 
 Say = Callable[[str], None]
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
@@ -39,10 +40,12 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # no Kubernetes object is 
 def parse_as_of(text: str) -> datetime:
     """--as-of: a date (midnight UTC) or an ISO 8601 time; without a zone, UTC."""
     try:
-        moment = datetime.fromisoformat(text)
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        moment = parse_time(text)
     except (ValueError, OverflowError):
-        raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)") from None
+        moment = None
+    if moment is None:
+        raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)")
+    return moment
 
 
 def judged_as_of(as_of: datetime, since: datetime | None, what: str) -> datetime:

@@ -27,6 +27,14 @@ class NodeUnreachable(KubeproofError):
         super().__init__(f"node {node} unreachable: {reason}")
 
 
+class FaultError(KubeproofError):
+    """A fault could not be injected, observed or undone; says what and where, in one line."""
+
+
+class WaitTimeout(FaultError):
+    """A wait (kubeproof.waiting.wait_for) did not see what it waited for within its deadline."""
+
+
 class UsageParser(argparse.ArgumentParser):
     """An argument parser whose mistakes are a KubeproofError: one line and exit status 4, as
     pytest's usage errors, instead of argparse's usage text and status 2."""

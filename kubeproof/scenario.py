@@ -39,21 +39,22 @@ from typing import Callable, Iterable, Iterator
 
 from . import catalog
 from .audit import Audit
-from .errors import Unavailable
+from .errors import FaultError, Unavailable
 from .evidence import Evidence
-from .faults.cluster import SCENARIO_LABEL, Cluster, unschedulable
+from .faults.cluster import SCENARIO_LABEL, Cluster
 from .faults.journal import Journal
-from .faults.node import FaultError, NodeShell
+from .faults.node import NodeShell
 from .judge import history
 from .judge.cluster import history as cluster_history
-from .judge.cluster.objects import parse_time
 from .judge.node import history as node_history
 from .kube import client as kube_client
+from .kube.nodes import unschedulable
 from .kube.view import ClusterView
 from .nodes import gather
 from .nodes.facts import NodeFacts
 from .nodes.inventory import NodeRef, roles_of
 from .nodes.probe import CLEANUP
+from .times import parse_time
 
 log = logging.getLogger("kubeproof.scenario")
 API_LOCK = "api"

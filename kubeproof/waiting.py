@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Callable, TypeVar
 
-from .node import FaultError
+from .errors import WaitTimeout
 
 T = TypeVar("T")
 PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines of a long wait
@@ -24,7 +24,7 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
     """Call probe until `until(value)` holds and return that value.
 
     Exceptions of the `transient` types (an API server restarting, a kubelet not up yet) count as
-    "not yet". Raises FaultError after `timeout` seconds naming `what` and the last value or error.
+    "not yet". Raises WaitTimeout (a FaultError) after `timeout` seconds naming `what` and the last value or error.
     The "still waiting" lines go to progress (the controller's terminal voice), else to the
     kubeproof.scenario logger.
     """
@@ -41,7 +41,7 @@ def wait_for(what: str, probe: Callable[[], T], *, timeout: float,
             last = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         now = time.monotonic()
         if now >= deadline:
-            raise FaultError(f"{what}: not within {timeout:g} s (last seen: {last})")
+            raise WaitTimeout(f"{what}: not within {timeout:g} s (last seen: {last})")
         if now - said >= PROGRESS_EVERY:
             said = now
             (progress or log.info)(f"waiting {now - started:.0f} of {timeout:g} s for {what} (last seen: {last[:160]})")

@@ -15,12 +15,12 @@ import pytest
 import urllib3
 import yaml
 
+from kubeproof.errors import FaultError
 from kubeproof.faults import files
-from kubeproof.faults.node import FaultError
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.cluster import control_plane
 from kubeproof.judge.node import static_pods
 from kubeproof.kube import client as kube_client
+from kubeproof.waiting import wait_for
 
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 FLAG = "--anonymous-auth=false"

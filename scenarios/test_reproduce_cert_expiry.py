@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from kubeproof.faults import files, pki
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.node.certs import horizon
+from kubeproof.waiting import wait_for
 
 PKI = "/etc/kubernetes/pki"
 CERT, KEY = f"{PKI}/apiserver.crt", f"{PKI}/apiserver.key"

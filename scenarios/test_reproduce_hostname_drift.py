@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.errors import Unavailable
+from kubeproof.errors import FaultError, Unavailable
 from kubeproof.faults import kubelet
-from kubeproof.faults.cluster import condition
-from kubeproof.faults.node import FaultError
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.node.hostname import drift
+from kubeproof.kube.nodes import condition
+from kubeproof.waiting import wait_for
 
 
 @pytest.mark.failure("hostname-drift")

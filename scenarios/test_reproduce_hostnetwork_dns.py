@@ -21,9 +21,9 @@ import re
 import pytest
 
 from kubeproof.faults.cluster import labels
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.cluster.host_dns import hostnetwork_pods_on_cluster_first
 from kubeproof.scenario import node_lock
+from kubeproof.waiting import wait_for
 
 RESOLVES, FALLS_BACK = "kubeproof-dns-withhostnet", "kubeproof-dns-clusterfirst"
 SYMPTOMS = (("server can't find kubernetes.default", "no servers could be reached",

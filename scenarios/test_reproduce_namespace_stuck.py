@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 import pytest
 
 from kubeproof.faults.cluster import FINALIZER_PREFIX, labels
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.cluster.namespaces import stuck_namespaces
+from kubeproof.waiting import wait_for
 
 FINALIZER = FINALIZER_PREFIX + "hold"
 HOLDER = "kubeproof-held"

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.errors import Unavailable
+from kubeproof.errors import FaultError, Unavailable
 from kubeproof.faults import disk, kubelet
-from kubeproof.faults.cluster import condition, has_taint, labels
-from kubeproof.faults.node import FaultError
-from kubeproof.faults.waiting import wait_for
+from kubeproof.faults.cluster import labels
 from kubeproof.judge.cluster.critical_pods import component_of, node_agents
 from kubeproof.judge.cluster.node_conditions import pressured_nodes
 from kubeproof.judge.cluster.workloads import ephemeral_storage_evictions
 from kubeproof.judge.node import eviction
 from kubeproof.judge.units import size
+from kubeproof.kube.nodes import condition, has_taint
 from kubeproof.scenario import node_lock
+from kubeproof.waiting import wait_for
 
 MiB = 2 ** 20
 TAINT = "node.kubernetes.io/disk-pressure"

@@ -19,8 +19,8 @@ from __future__ import annotations
 import pytest
 
 from kubeproof.faults.cluster import labels
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.node import limits
+from kubeproof.waiting import wait_for
 
 AGENT, CLIENT = "kubeproof-agent", "kubeproof-load"
 PORT, LOAD, FAULTY = 7000, 1500, 1024

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.faults.cluster import condition, labels, pause_image
-from kubeproof.faults.waiting import wait_for
+from kubeproof.faults.cluster import labels, pause_image
 from kubeproof.judge.cluster.rollouts import stalling_rollouts
+from kubeproof.kube.nodes import condition
 from kubeproof.scenario import node_lock
+from kubeproof.waiting import wait_for
 
 APP = "kubeproof-spread"
 SAFE = {"maxSurge": 0, "maxUnavailable": 1}

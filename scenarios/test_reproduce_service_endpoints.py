@@ -15,10 +15,10 @@ import pytest
 from kubernetes import client as k8s
 
 from kubeproof.faults.cluster import pause_image, pod
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.cluster.services import (SERVICE_NAME_LABEL, Readiness, ingress_backends_without_endpoints,
                                               services_without_endpoints)
 from kubeproof.scenario import node_lock
+from kubeproof.waiting import wait_for
 
 APP = "kubeproof-web"
 # kube-proxy's iptables rule for a Service without endpoints: its comment, on every node. Both

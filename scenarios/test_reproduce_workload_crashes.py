@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kubeproof.faults.cluster import labels
-from kubeproof.faults.waiting import wait_for
 from kubeproof.judge.cluster.workloads import crashing_containers
 from kubeproof.scenario import node_lock
+from kubeproof.waiting import wait_for
 
 CRASH, OOM, PULL = "kubeproof-crash", "kubeproof-oom", "kubeproof-pull"
 ABSENT_IMAGE = "localhost/kubeproof/absent:never"  # no registry serves it, anywhere

@@ -13,6 +13,7 @@ import pytest
 from kubeproof.judge.cluster import (cluster_certificates, control_plane, critical_pods, dashboard, namespaces,
                              node_conditions, node_registrations, objects, rollouts, scheduling, services,
                              workloads)
+from kubeproof import times
 from kubeproof.kube.view import ClusterView
 
 CLUSTERS = Path(__file__).parent / "data" / "clusters"
@@ -63,8 +64,8 @@ def test_workload_of_names_the_controller(healthy):
 
 
 def test_parse_time_reads_micro_time():
-    assert objects.parse_time("2026-09-14T11:40:00.123456Z").microsecond == 123456
-    assert objects.parse_time(None) is None
+    assert times.parse_time("2026-09-14T11:40:00.123456Z").microsecond == 123456
+    assert times.parse_time(None) is None
 
 
 # --- scheduling predicates ------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from filelock import FileLock
 
 from kubeadm_pki import key_pem, mint, pem  # not `import kubeadm_pki`: a fixture below has that name
+from kubeproof.errors import FaultError
 from kubeproof.faults import cgroups, disk, pki
 from kubeproof.faults.journal import Journal, sweep
-from kubeproof.faults.node import FaultError, NodeShell
-from kubeproof.faults.waiting import wait_for
+from kubeproof.faults.node import NodeShell
+from kubeproof.waiting import wait_for
 
 MiB = 2 ** 20
 JOURNALS = os.path.join(tempfile.gettempdir(), "kubeproof-selftest-journals")
@@ -81,7 +82,7 @@ def test_memory_cgroups_left_on_the_host_are_counted_and_removed(host, journal_r
 
 @needs_memory_v1
 def test_memory_cgroups_left_inside_a_node_container(node_container, one_host_fault_at_a_time):
-    name = node_container()  # its /sys/fs/cgroup is the host's, bound read-write (LAB-NOTES)
+    name = node_container()  # its /sys/fs/cgroup is the host's, bound read-write (docs/lab.md)
     node = NodeShell(f"docker://{name}")
     journal = Journal(node, "selftest")
     try:

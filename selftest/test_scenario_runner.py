@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.faults.cluster import unschedulable
-from kubeproof.faults.node import FaultError
-from kubeproof.faults.waiting import wait_for
+from kubeproof.errors import FaultError
+from kubeproof.kube.nodes import unschedulable
 from kubeproof.scenario import catalog_symptom, misplaced, symptom_pattern
+from kubeproof.waiting import wait_for
 
 NODES = {"cp", "w1", "w2"}
 
@@ -85,7 +85,7 @@ def test_a_wait_on_a_list_of_objects_counts_them_and_names_a_few():
 
 
 def test_a_long_wait_says_so_where_it_is_told(monkeypatch):
-    monkeypatch.setattr("kubeproof.faults.waiting.PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr("kubeproof.waiting.PROGRESS_EVERY", 0.0)
     said, calls = [], iter(range(100))
     wait_for("the third poll", lambda: next(calls), until=lambda n: n >= 3, timeout=5, interval=0.01,
              progress=said.append)

@@ -4,7 +4,6 @@ Every primitive that changes a node records the change in a journal on that node
 it (journal.py), so that a run killed half-way is undone by `python -m kubeproof cleanup`.
 
     node.py         commands on one node (kind container, ssh host, this host), with deadlines
-    waiting.py      the one wait-with-deadline every phase uses
     journal.py      the on-node journal of changes and the sweep that undoes them
     files.py        replace a node file temporarily, restored byte for byte
     cgroups.py      memory cgroups left behind and the live/dying cgroup counts

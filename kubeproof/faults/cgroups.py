@@ -20,9 +20,9 @@ import shlex
 import time
 from dataclasses import asdict, dataclass
 
+from ..waiting import wait_for
 from .journal import Journal
 from .node import NodeShell
-from .waiting import wait_for
 
 MEMCG_ID_MAX = 65535
 

@@ -18,9 +18,9 @@ from kubernetes import utils as k8s_utils
 from kubernetes.client.exceptions import ApiException
 
 from ..kube import client as kube_client
+from ..errors import FaultError
 from ..nodes.probe import MANAGED_BY
-from .node import FaultError
-from .waiting import wait_for
+from ..waiting import wait_for
 
 SCENARIO_LABEL = "kubeproof.io/scenario"
 FINALIZER_PREFIX = "kubeproof.io/"  # finalizers scenarios put on objects; cleanup strips them
@@ -171,18 +171,3 @@ def pod(name: str, scenario: str, *, image: str, node: str | None = None, **spec
                      "containers": [{"name": "main", "image": image, "imagePullPolicy": "IfNotPresent"}],
                      **spec}}
 
-
-def condition(obj: dict, kind: str) -> str | None:
-    """The status ("True", "False", "Unknown") of a condition of an object, None if absent."""
-    found = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
-    return found.get("status") if found else None
-
-
-def unschedulable(node: dict) -> list[str]:
-    """Why no pod without tolerations can be scheduled on the node: taints, not Ready; [] when one can."""
-    return [f"tainted {t.get('key')}:{t.get('effect')}" for t in (node.get("spec") or {}).get("taints") or []
-            if t.get("effect") in ("NoSchedule", "NoExecute")] + ["not Ready"] * (condition(node, "Ready") != "True")
-
-
-def has_taint(node: dict, key: str) -> bool:
-    return any(t.get("key") == key for t in (node.get("spec") or {}).get("taints") or [])

@@ -11,8 +11,9 @@ import shlex
 import time
 from dataclasses import dataclass
 
+from ..errors import FaultError
 from .journal import Journal
-from .node import FaultError, NodeShell
+from .node import NodeShell
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from __future__ import annotations
 import secrets
 import shlex
 
-from .node import FaultError, NodeShell
+from ..errors import FaultError
+from .node import NodeShell
 
 ROOT = "/var/lib/kubeproof"
 ACTIONS = {"cgroup": 1, "remove": 1, "restore": 2, "restart": 1, "hostname": 1, "nofile": 2}

@@ -11,10 +11,11 @@ from typing import Callable
 
 import yaml
 
+from ..errors import FaultError
+from ..waiting import wait_for
 from . import files
 from .journal import Journal
-from .node import FaultError, NodeShell
-from .waiting import wait_for
+from .node import NodeShell
 
 ROOT_DIR = "/var/lib/kubelet"
 CONFIG = f"{ROOT_DIR}/config.yaml"

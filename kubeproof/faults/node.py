@@ -9,16 +9,11 @@ from __future__ import annotations
 import base64
 import shlex
 
-from ..errors import KubeproofError
+from ..errors import FaultError
 from ..nodes import transport
-from ..nodes.inventory import host_name
-from ..nodes.transport import CommandOutput
+from ..nodes.transport import CommandOutput, host_name
 
 WRITABLE_SCHEMES = ("docker", "podman", "ssh", "local")
-
-
-class FaultError(KubeproofError):
-    """A fault could not be injected, observed or undone; says what and where, in one line."""
 
 
 class NodeShell:

@@ -64,10 +64,10 @@ def wait_pods_back(api, node: str, since: datetime, say: Callable[[str], None], 
     still shows the statuses from before it (the kubelet has not reported yet): ready, and the node
     about to turn NotReady while its CNI agent restarts. The node lifecycle controller lifts the
     not-ready taint only after the node reads Ready again: in between, no pod may be scheduled there."""
-    from ..faults.cluster import unschedulable
-    from ..faults.waiting import wait_for
-    from ..judge.cluster.objects import parse_time
     from ..kube import client as kube_client
+    from ..kube.nodes import unschedulable
+    from ..times import parse_time
+    from ..waiting import wait_for
 
     def started_again(container: dict) -> bool:
         started = parse_time((container.get("state", {}).get("running") or {}).get("startedAt"))

@@ -21,11 +21,11 @@ from pathlib import Path
 import yaml
 
 from ..errors import KubeproofError, Unavailable
+from ..times import TIME_FORMAT, parse_time
 from .kinds import BY_NAME, KINDS, Kind, kind_named
 from .serving import ServingCertificate
 
 METADATA_FILE = "kubeproof-dump.json"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's own timestamp format
 FORMAT = "kubeproof-dump"
 FORMAT_VERSION = 1
 FACTS_DIR = "nodes-facts"
@@ -125,7 +125,7 @@ class Dump:
         if self.created:
             return self.created
         try:
-            beats = [_time(c["lastHeartbeatTime"]) for node in self.items(kind_named("nodes"))
+            beats = [parse_time(c["lastHeartbeatTime"]) for node in self.items(kind_named("nodes"))
                      for c in (node.get("status") or {}).get("conditions") or [] if c.get("lastHeartbeatTime")]
         except (AttributeError, TypeError, ValueError) as exc:
             raise KubeproofError(f"the dump {self.directory} has a Node whose status conditions or "
@@ -141,10 +141,6 @@ class Dump:
             raise Unavailable(f"the dump {self.directory} holds no serving certificate "
                               f"({self.serving['unavailable']} when it was written)")
         return ServingCertificate.from_dict(self.serving)
-
-
-def _time(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 # The description's fields and the types a dump kubeproof wrote gives them.
@@ -166,8 +162,10 @@ def _open_kubeproof(directory: Path) -> Dump:
         raise KubeproofError(f"the dump {directory} has format version {meta['formatVersion']}; "
                              f"this kubeproof reads up to {FORMAT_VERSION}: upgrade kubeproof")
     try:
-        created = _time(meta["created"])
+        created = parse_time(meta["created"])
     except ValueError:
+        created = None
+    if created is None:
         raise KubeproofError(f"{path} is corrupt: created {meta['created']!r} is not a time") from None
     of = f" of context {meta['context']}" if meta.get("context") else ""
     return Dump(directory, f"dump {directory} (kubeproof{of}, {meta['created']})",

@@ -7,13 +7,13 @@ worker collects the same node parametrization even if the cluster changes mid-ru
 from __future__ import annotations
 
 import socket
-import urllib.parse
 from dataclasses import asdict, dataclass
 
 from .. import kind
 from ..errors import KubeproofError
 from ..kube import selectors
 from ..target import Options, Target
+from .transport import host_name
 
 ROLE_PREFIX = "node-role.kubernetes.io/"
 POD_ACCESS = "pod"  # reached through a probe pod the controller starts (see probe.py)
@@ -40,14 +40,6 @@ class NodeRef:
 def roles_of(node: dict) -> tuple[str, ...]:
     labels = node.get("metadata", {}).get("labels", {}) or {}
     return tuple(sorted(key[len(ROLE_PREFIX):] for key in labels if key.startswith(ROLE_PREFIX)))
-
-
-def host_name(url: str) -> str:
-    """The node name a testinfra host URL stands for: docker://kind-worker -> kind-worker."""
-    parsed = urllib.parse.urlparse(url if "://" in url else f"paramiko://{url}")
-    if parsed.scheme == "local":
-        return socket.gethostname()
-    return (parsed.netloc.rsplit("@", 1)[-1]) or url
 
 
 def _select(nodes: list[dict], selector: str | None) -> list[dict]:

@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import signal
+import socket
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ class CommandOutput:
     rc: int
     stdout: str
     stderr: str
+
+
+def host_name(url: str) -> str:
+    """The node name a testinfra host URL stands for: docker://kind-worker -> kind-worker."""
+    parsed = urllib.parse.urlparse(url if "://" in url else f"paramiko://{url}")
+    if parsed.scheme == "local":
+        return socket.gethostname()
+    return (parsed.netloc.rsplit("@", 1)[-1]) or url
 
 
 def open_host(url: str, *, ssh_config: str | None = None, sudo: bool = False) -> testinfra.host.Host:

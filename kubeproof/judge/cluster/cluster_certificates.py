@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from ..judgement import Findings, Judgement
-from .objects import name, namespace, ref, span, stamp
+from .objects import name, namespace, ref
+from ...times import span, stamp
 
 FAILURE_IDS = ("cert-expiry",)  # the catalog entries this module's judges decide
 

@@ -12,7 +12,8 @@ import re
 from datetime import datetime, timedelta
 
 from ..judgement import Findings, Judgement
-from .objects import container_statuses, flags, labels, ref, repository_is, restarted_lately, stamp
+from .objects import container_statuses, flags, labels, ref, repository_is, restarted_lately
+from ...times import stamp
 
 FAILURE_IDS = ("apiserver-anonymous-probe", "cert-expiry")  # the catalog entries this module's judges decide
 

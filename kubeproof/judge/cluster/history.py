@@ -10,7 +10,8 @@ from ... import catalog
 from ..history import Sighting, judge
 from ..judgement import Findings, Judgement
 from .node_conditions import event_node, event_time
-from .objects import parse_time, ref
+from .objects import ref
+from ...times import parse_time
 
 FAILURE_IDS = tuple(e.id for e in catalog.load().entries if e.patterns_in("events"))
 

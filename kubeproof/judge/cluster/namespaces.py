@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..judgement import Findings, Judgement
-from .objects import conditions, condition, name, parse_time, span, stamp
+from .objects import conditions, condition, name
+from ...times import parse_time, span, stamp
 
 FAILURE_IDS = ("namespace-stuck",)  # the catalog entries this module's judges decide
 

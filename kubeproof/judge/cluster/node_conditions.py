@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..judgement import Findings, Judgement
-from .objects import conditions, name, parse_time, ref, span, stamp
+from .objects import conditions, name, ref
+from ...times import parse_time, span, stamp
 
 FAILURE_IDS = ("nodefs-pressure", "pleg-unhealthy")  # the catalog entries this module's judges decide
 

@@ -5,31 +5,11 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from ...times import parse_time
+
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # set by the kubelet on a static pod's API mirror
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An API timestamp (RFC 3339, `Z`, optionally with fractional seconds as MicroTime has)."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
-
-
-def span(delta: timedelta) -> str:
-    """A duration as a person reads it: `3 days`, `5 h`, `12 min`."""
-    seconds = abs(delta.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{int(seconds // 86400)} days"
-    if seconds >= 2 * 3600:
-        return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 60)} min"
 
 
 def ref(obj: dict) -> str:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from .control_plane import is_apiserver
 from ..judgement import Findings, Judgement
-from .objects import container_statuses, name, namespace, parse_time, ref, restarted_lately, span, stamp
+from .objects import container_statuses, name, namespace, ref, restarted_lately
+from ...times import parse_time, span, stamp
 
 FAILURE_IDS = ("workload-crashes", "nodefs-pressure")  # the catalog entries this module's judges decide
 

@@ -15,11 +15,11 @@ import re
 from datetime import datetime, timedelta
 
 from ...nodes.facts import NodeFacts
+from ...times import parse_time, span
 from ..cluster import control_plane
 from ..cluster.objects import flags
 from . import kubelet
 from ..judgement import Findings, Judgement
-from ..cluster.objects import parse_time, span
 
 FAILURE_IDS = ("cert-expiry",)  # the catalog entries this module's judges decide
 

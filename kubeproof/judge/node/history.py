@@ -3,10 +3,9 @@ kubelet's and the container runtime's journals, as gathered (issue 15)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ... import catalog
 from ...nodes.facts import NodeFacts
+from ...times import parse_time
 from ..history import LINES_SHOWN, LOG_NAMES, Sighting, judge
 from ..judgement import Findings, Judgement
 
@@ -17,10 +16,6 @@ DMESG = ("the ring buffer of the running kernel, this boot only: journald here k
 SHARED_KERNEL = ("the node runs in a container ({container}): its kernel is its host's, shared by every container "
                  "there (a kind cluster's nodes, other clusters' pods), so a kernel message cannot be told to be "
                  "this node's; not judged here")
-
-
-def _moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def seen_on_node(facts: NodeFacts, failure_id: str, days: int) -> Judgement:
@@ -42,8 +37,8 @@ def seen_on_node(facts: NodeFacts, failure_id: str, days: int) -> Judgement:
     readable = [log for log, h in read.items() if h["read"]]
     if not readable:
         return found.nothing("; ".join(f"{LOG_NAMES[log]} not read: {h['why']}" for log, h in read.items()))
-    sightings = [Sighting(f"node {facts.name}", log, line["line"], _moment(line["at"]))
+    sightings = [Sighting(f"node {facts.name}", log, line["line"], parse_time(line["at"]))
                  for log in readable for line in read[log]["lines"]]
-    now = _moment(facts.node_time) or _moment(facts.gathered_at)
+    now = parse_time(facts.node_time) or parse_time(facts.gathered_at)
     return judge(entry, sightings, found, now=now, days=days,
                  at_least={log for log in readable if read[log]["truncated"]})
