@@ -14,6 +14,14 @@ from .report.redact import redact
 EVIDENCE = pytest.StashKey[dict[str, Any]]()
 
 
+def node_param(item: pytest.Item) -> str | None:
+    """The node a node test runs for (its `node` parameter), None for any other test."""
+    callspec = getattr(item, "callspec", None)
+    node = callspec.params.get("node") if callspec else None
+    # With no node to audit, pytest collects one placeholder item whose parameter is NOTSET.
+    return node if isinstance(node, str) else None
+
+
 class Evidence:
     def __init__(self, item: pytest.Item):
         self.item = item

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import KubeproofError
-from .nodes.gather import SCRIPT as GATHER_SCRIPT
+from .gather_sh import SYSCTLS
 
 DEFAULTS_FILE = Path(__file__).with_name("profile.yaml")
 # sysctl_min may name any single-number tunable gather.sh reads; another name would never be judged.
@@ -24,8 +23,7 @@ NUMBER_MOST = 2**63 - 1
 
 
 def _gathered_sysctls() -> set[str]:
-    listed = re.search(r"^SYSCTLS='([^']*)'", GATHER_SCRIPT, re.M).group(1)
-    return {path.replace("/", ".") for path in listed.split()} - NOT_MINIMUMS
+    return {path.replace("/", ".") for path in SYSCTLS} - NOT_MINIMUMS
 
 
 class Profile(dict):

@@ -7,9 +7,8 @@ from typing import Iterable
 import pytest
 
 from . import catalog as catalogs
-from .evidence import Evidence
+from .evidence import Evidence, node_param
 from .judge.judgement import Judgement
-from .report.records import node_param
 
 
 class Verdict:

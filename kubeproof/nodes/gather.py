@@ -99,7 +99,6 @@ import shlex
 import time
 import tomllib
 from datetime import datetime, timedelta, timezone
-from importlib import resources
 from typing import Any, Callable, Mapping
 
 import testinfra.host
@@ -108,11 +107,14 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .. import catalog as catalogs
+from .. import profile as profiles
+from ..gather_sh import SYSCTLS, TEXT
 from ..errors import NodeUnreachable
 from . import transport
 
 SCHEMA = 1
-SCRIPT = resources.files(__package__).joinpath("gather.sh").read_text()
+# gather.sh as it runs: preceded by what it reads from /proc/sys (script() adds the history settings).
+SCRIPT = f"SYSCTLS={shlex.quote(' '.join(SYSCTLS))}\n" + TEXT
 BEGIN, END = "@@kubeproof-gather 1", "@@kubeproof-gather-end"
 DEFAULT_KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 
@@ -131,8 +133,6 @@ def script(profile: Mapping | None = None) -> str:
     """gather.sh preceded by what its history sections search: the profile's window (history_days)
     and byte cap (history_max_bytes), and the catalog's patterns of each node log."""
     if profile is None:
-        from .. import profile as profiles  # the profile module reads gather.sh: imported late
-
         profile = profiles.load()
     catalog = catalogs.load()
     settings = {"HISTORY_DAYS": str(profile["history_days"]), "HISTORY_BYTES": str(profile["history_max_bytes"])}

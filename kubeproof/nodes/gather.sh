@@ -23,9 +23,7 @@ export PATH LC_ALL
 
 # k3s-server/k3s-agent: k3s runs its kubelet inside that process (the wrapper execs data/<hash>/bin/k3s-server).
 DAEMONS=' kubelet k3s-server k3s-agent dockerd containerd crio kube-proxy calico-node bird felix flanneld cilium-agent weaver kube-apiserver etcd '
-SYSCTLS='fs/file-max fs/file-nr fs/nr_open net/core/somaxconn net/ipv4/ip_local_port_range
-fs/inotify/max_user_instances fs/inotify/max_user_watches net/netfilter/nf_conntrack_max
-net/netfilter/nf_conntrack_count net/ipv4/tcp_max_tw_buckets'
+# SYSCTLS (the /proc/sys paths the sysctls section reads) is set by gather.py before this script.
 FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
 # /srv/kubernetes: kOps's nodeup keeps the cluster CA and the control plane's PKI there;
 # /etc/srv/kubernetes on COS (kOps's PathSrvKubernetes, kube-up's configure-helper.sh).

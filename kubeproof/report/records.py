@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ..evidence import node_param
 from .redact import redact
 
 EVIDENCE_LIMIT = 32_000  # characters per evidence item: enough to judge, bounded at 5,000 nodes
@@ -29,14 +30,6 @@ def _bounded(value: Any) -> Any:
     if len(text) <= EVIDENCE_LIMIT:
         return loads(text)
     return {"truncated": True, "characters": len(text), "head": text[:EVIDENCE_LIMIT]}
-
-
-def node_param(item: pytest.Item) -> str | None:
-    """The node a node test runs for (its `node` parameter), None for any other test."""
-    callspec = getattr(item, "callspec", None)
-    node = callspec.params.get("node") if callspec else None
-    # With no node to audit, pytest collects one placeholder item whose parameter is NOTSET.
-    return node if isinstance(node, str) else None
 
 
 def test_data(item: pytest.Item, suite: str | None, evidence: dict[str, Any]) -> dict:
