@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import re
+import math
 
-_SUFFIXES = {
-    "": 1, "m": 1e-3,
-    "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-    "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60,
-}
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]))?$")
+from kubernetes.utils import parse_quantity
 
 
 def quantity(text: str) -> float:
     """A resource.Quantity as a number: "100Mi" -> 104857600, "1e3" -> 1000. ValueError if not one."""
-    match = _QUANTITY.match(str(text).strip())
-    if not match:
+    try:
+        number = float(parse_quantity(str(text).strip()))
+    except (ValueError, ArithmeticError):
+        number = math.nan
+    if not math.isfinite(number):
         raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    number, exponent, suffix = match.groups()
-    return float(number) * (10 ** int(exponent) if exponent else _SUFFIXES[suffix or ""])
+    return number
 
 
 def size(n: float) -> str:
