@@ -39,7 +39,7 @@ import nodeimage
 from kubeadm_pki import Symlink
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-HEALTHY_NOFILE = 20000  # the most any process can have on these machines (LAB-NOTES)
+HEALTHY_NOFILE = 20000  # the most any process can have on these machines (docs/lab.md)
 # Named as the daemon it stands in for: its comm, argv and limits are real. The shell stays (no exec),
 # or the comm would be sleep's. Asked for its version (gather.sh asks the kubelet), it answers as
 # the kubeadm 1.32 kubelet it stands in for.
@@ -292,7 +292,7 @@ class _LoopFilesystem:
         self.image, self.mount = self.dir / "nodefs.img", self.dir / "mnt"
         self.mount.mkdir()
         subprocess.run(["truncate", "-s", f"{mib}M", str(self.image)], check=True)
-        # -m 0: no blocks reserved for root, so df and statvfs agree on what is free (LAB-NOTES)
+        # -m 0: no blocks reserved for root, so df and statvfs agree on what is free (docs/lab.md)
         subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(self.image)], check=True)
         subprocess.run(["mount", "-o", "loop", str(self.image), str(self.mount)], check=True,
                        capture_output=True)

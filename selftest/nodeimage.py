@@ -6,7 +6,7 @@ recipe: the image carries a hash of the recipe in a label, and a file lock keeps
 workers from building it twice.
 
 `docker run --privileged` fails on these machines (no CAP_SYS_RESOURCE in the bounding set), so
-node containers get the flags measured in LAB-NOTES.md instead: every capability but that one,
+node containers get the flags measured in docs/lab.md instead: every capability but that one,
 no seccomp/apparmor confinement, the host's cgroup tree bound read-write, tmpfs for /run and /tmp.
 """
 
@@ -40,7 +40,7 @@ RECIPE = {
 }
 RECIPE_HASH = hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
 
-# LAB-NOTES.md: systemd as PID 1 without --privileged, in under a second.
+# docs/lab.md: systemd as PID 1 without --privileged, in under a second.
 NODE_RUN_FLAGS = (
     "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",

@@ -8,7 +8,7 @@ kubeproof/kind/cluster.yaml; its worker's kubelet gets a filesystem of its own
 (kubeproof/kind/nodefs.py), so nodefs-pressure runs too. Each scenario must pass its eight steps
 (kubeproof/scenario.py prove): fault, field symptom, verdict, restore, nothing left, and the history
 scan finding the symptom where it happened and nowhere else. The profile's nofile minimum is the
-sandbox's ceiling (LAB-NOTES: no process here can have more than 20000 open files).
+sandbox's ceiling (docs/lab.md: no process here can have more than 20000 open files).
 
 It needs no lab cluster, so it holds no lab lock: it runs beside the tests that share the lab.
 """

@@ -219,7 +219,7 @@ def test_local_kmem_signals_of_the_kubepods_cgroup(kubepods_memory_cgroup):
     slabinfo = read("slabinfo")
     if slabinfo is None:
         assert kmem["slabinfo"]["exists"] is False
-    else:  # readable, and empty on current kernels (LAB-NOTES): not the field reports' leak sign
+    else:  # readable, and empty on current kernels (docs/lab.md): not the field reports' leak sign
         assert kmem["slabinfo"] == {"exists": True, "bytes": len(slabinfo), "rc": 0, "error": None}
 
 

@@ -49,7 +49,7 @@ def selftest_profile(tmp_path: Path) -> Callable[[], Path]:
     """Write the selftest profile as of now; returns its path. Call it right before a run.
 
     The shipped profile (the field reports' values) except where this machine cannot comply:
-    - nofile_min 20000: without CAP_SYS_RESOURCE no process here can have more (LAB-NOTES); the
+    - nofile_min 20000: without CAP_SYS_RESOURCE no process here can have more (docs/lab.md); the
       clean node's daemons get exactly that, the flawed one the 1024 of 001 §4.
     - node-wide sysctl minimums, an explicit choice the shipped profile does not make: 004's
       (somaxconn 65535, 64511 local ports), so that the clean node shows it meets them and the

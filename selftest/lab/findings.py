@@ -11,7 +11,7 @@
   audit reports the node running a cgroup v1 kubelet past its deprecation.
 
 Anything else failing on the lab is a judge that a real cluster contradicts. Open files are judged
-against 20000 (LAB_PROFILE): no process on these machines may hold more (LAB-NOTES).
+against 20000 (LAB_PROFILE): no process on these machines may hold more (docs/lab.md).
 """
 
 FRESH_KIND_FAILS = frozenset({

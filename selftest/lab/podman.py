@@ -19,7 +19,7 @@ def env() -> dict[str, str]:
     """The environment under which kind drives podman with the lab's defaults."""
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     limit = lambda value: "-1" if value == resource.RLIM_INFINITY else str(value)  # noqa: E731
-    # nproc: what LAB-NOTES measured to start (higher values were refused); the kernel never
+    # nproc: what docs/lab.md measured to start (higher values were refused); the kernel never
     # applies it to root in the initial user namespace, which every process in a node is.
     text = ("[containers]\n"
             f'default_ulimits = ["nofile={limit(nofile)}:{limit(nofile)}", "nproc=4096:4096"]\n')
