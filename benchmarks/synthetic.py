@@ -36,6 +36,16 @@ DAEMONS = (
     ("kindnet", "docker.io/kindest/kindnetd:v20241212-9f82dd49", ["/bin/kindnetd"]),
     ("node-exporter", "quay.io/prometheus/node-exporter:v1.8.2", ["/bin/node_exporter", "--path.rootfs=/host"]),
 )
+# A healthy cluster's hostNetwork agents that are not node networking resolve with the cluster's
+# DNS (hostnetwork-dns-policy).
+DNS_POLICY = {"node-exporter": "ClusterFirstWithHostNet"}
+
+
+def _dns_policy(daemon: str, obj: dict) -> dict:
+    spec = obj["spec"]["template"]["spec"] if obj["kind"] == "DaemonSet" else obj["spec"]
+    if daemon in DNS_POLICY:
+        spec["dnsPolicy"] = DNS_POLICY[daemon]
+    return obj
 GROUP = 10  # nodes per tenant namespace
 APPS_PER_GROUP = 27  # Deployments per tenant namespace, one replica per node of the group
 NODE_IMAGES = 40  # images a node's status lists
@@ -232,7 +242,8 @@ def cluster(count: int) -> Iterator[dict]:
     for index, name in enumerate(names):
         yield _finish(_node(h, name, index))
     for daemon, image, command in DAEMONS:
-        yield from map(_finish, h.node_daemon(daemon, image, command, [_indexed(daemon, i) for i in range(count)]))
+        yield from (_finish(_dns_policy(daemon, obj))
+                    for obj in h.node_daemon(daemon, image, command, [_indexed(daemon, i) for i in range(count)]))
     for group in range(0, count, GROUP):
         members = list(enumerate(names))[group:group + GROUP]
         yield from map(_finish, _with_slices(h, _tenant(h, group // GROUP, members)))
