@@ -74,12 +74,18 @@ def test_the_gather_containers_output_parses_as_the_exec_round_trip_does() -> No
     from kubeproof.nodes import transport
 
     script = gather.script()
-    logged = gather.from_output("here", decode_log(run_gather_command(script)), started=STARTED, duration=1.0)
-    direct = gather.gather(transport.open_host("local://"), "here", timeout=120)
+    stable = ("kernel", "os", "hostname", "kubelet", "certificates", "static_pods", "runtime", "systemd",
+              "parse_errors")
+    # This host's /proc shows the kind nodes' kubelets and runtimes, which other selftests start and
+    # stop: the two gathers are compared again when the host changed between them.
+    for _ in range(3):
+        logged = gather.from_output("here", decode_log(run_gather_command(script)), started=STARTED, duration=1.0)
+        direct = gather.gather(transport.open_host("local://"), "here", timeout=120)
+        differ = [key for key in stable if logged[key] != direct[key]]
+        if not differ:
+            break
     assert shape(logged) == shape(direct)
-    for key in ("kernel", "os", "hostname", "kubelet", "certificates", "static_pods", "runtime", "systemd",
-                "parse_errors"):
-        assert logged[key] == direct[key], key
+    assert differ == []
     assert logged["node"] == "here" and logged["gathered_at"] == "2026-11-30T12:00:00Z" and logged["duration_s"] == 1.0
 
 
