@@ -21,11 +21,11 @@ BIN = CACHE / "bin"
 GO_DIR = Path(__file__).with_name("go")
 FILES = Path(__file__).with_name("files")
 
+# The versions a binary stamps into itself; each module's version is its go.mod's (selftest/lab/go:
+# kind v0.33.0, the CNI plugins v1.9.1 among them).
 CONTAINERD = "v2.3.4"
 RUNC = "v1.4.3"
-CNI_PLUGINS = "v1.9.1"
 CRICTL = "v1.37.0"
-KIND = "v0.33.0"
 
 CLUSTER = "kubeproof-lab"     # the default release's cluster; other minors' names add the minor
 # Stand-ins for images the probe pods and scenarios run; named for what they are, not for an
