@@ -281,7 +281,7 @@ def node_facts(count: int, processes: int) -> dict:
 
     from kubeproof import profile
     from kubeproof.audit import Audit
-    from kubeproof.nodes.inventory import NodeRef
+    from kubeproof.inventory import NodeRef
     from kubeproof.target import Options, Target
 
     refs = [NodeRef(f"node-{i:03d}", (), "local://") for i in range(count)]

@@ -17,15 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import kind
+from . import inventory, kind
 from . import profile as profiles
 from .errors import KubeproofError, NodeUnreachable, Unavailable
+from .inventory import NodeRef
 from .kube import client as kube_client
 from .kube import dump as dumps
 from .kube.view import ClusterView
-from .nodes import inventory
 from .nodes.facts import NodeFacts
-from .nodes.inventory import NodeRef
 from .sharing import SessionCache
 from .target import Options, Target, check_disruptive_name
 from .target import resolve as resolve_target

@@ -52,7 +52,7 @@ from .kube.nodes import unschedulable
 from .kube.view import ClusterView
 from .nodes import gather
 from .nodes.facts import NodeFacts
-from .nodes.inventory import NodeRef, roles_of
+from .inventory import NodeRef, roles_of
 from .nodes.probe import CLEANUP
 from .times import parse_time
 

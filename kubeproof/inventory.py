@@ -9,14 +9,14 @@ from __future__ import annotations
 import socket
 from dataclasses import asdict, dataclass
 
-from .. import kind
-from ..errors import KubeproofError
-from ..kube import selectors
-from ..target import Options, Target
-from .transport import host_name
+from . import kind
+from .errors import KubeproofError
+from .kube import selectors
+from .nodes.transport import host_name
+from .target import Options, Target
 
 ROLE_PREFIX = "node-role.kubernetes.io/"
-POD_ACCESS = "pod"  # reached through a probe pod the controller starts (see probe.py)
+POD_ACCESS = "pod"  # reached through a probe pod the controller starts (see nodes/probe.py)
 DUMP_ACCESS = "dump"  # facts read from the dump, no network
 
 
