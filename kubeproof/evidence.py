@@ -9,7 +9,7 @@ import allure
 import allure_commons
 import pytest
 
-from .report.redact import redact
+from .kube.redaction import redact
 
 EVIDENCE = pytest.StashKey[dict[str, Any]]()
 

@@ -1,8 +1,12 @@
-"""Secrets as kubeproof keeps them: certificates only, whatever the source.
+"""Secret material kept out of everything kubeproof writes: the one redaction.
 
-Assertions need the certificates a Secret carries (their expiry), never its keys, tokens or
-passwords. The cluster view applies this to every Secret as it is read, so nothing else reaches
-the session cache, evidence, reports or a dump.
+Secrets as kubeproof keeps them: certificates only, whatever the source. Assertions need the
+certificates a Secret carries (their expiry), never its keys, tokens or passwords. The cluster view
+applies `redact_secret` to every Secret as it is read, so nothing else reaches the session cache,
+evidence, reports or a dump.
+
+Evidence and report records pass through `redact`: private keys, bearer tokens, JWTs and the values
+of credential-named keys never reach audit.* or Allure, whatever object they came from.
 """
 
 from __future__ import annotations
@@ -10,11 +14,20 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import Any
 
+REDACTED = "[redacted]"
 REDACTED_ANNOTATION = "kubeproof.io/redacted"
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"  # holds the data in clear
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----")
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|\Z)",
+                          re.S)
+# Keys whose values are credentials wherever they appear (kubeconfig users, Secret data, env).
+_SECRET_KEYS = re.compile(r"(^|[-_.])(token|password|passwd|secret|client-key-data|private[-_]?key|"
+                          r"tls\.key|key-data|bearer)($|[-_.])", re.I)
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
 def _only_certificates(value: str) -> bool:
@@ -50,3 +63,21 @@ def redact_secret(secret: dict) -> dict:
     if "data" in secret:
         redacted["data"] = kept
     return redacted
+
+
+def redact_text(text: str) -> str:
+    text = _PRIVATE_KEY.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    return _JWT.sub(REDACTED, text)
+
+
+def redact(value: Any) -> Any:
+    """A copy of value with key material and credentials replaced, at any depth."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: (REDACTED if isinstance(k, str) and _SECRET_KEYS.search(k) and v not in (None, "", {})
+                    else redact(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value

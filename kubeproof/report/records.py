@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from ..evidence import node_param
-from .redact import redact
+from ..kube.redaction import redact
 
 EVIDENCE_LIMIT = 32_000  # characters per evidence item: enough to judge, bounded at 5,000 nodes
 
