@@ -28,23 +28,11 @@ from .nodes.facts import NodeFacts
 from .sharing import SessionCache
 from .target import Options, Target, check_disruptive_name
 from .target import resolve as resolve_target
-from .times import parse_time
+from .times import parse_as_of, parse_time, stamp
 
 Say = Callable[[str], None]
-STAMP = "%Y-%m-%dT%H:%M:%SZ"
 AS_OF_YEARS = 100
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # no Kubernetes object is older
-
-
-def parse_as_of(text: str) -> datetime:
-    """--as-of: a date (midnight UTC) or an ISO 8601 time; without a zone, UTC."""
-    try:
-        moment = parse_time(text)
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None:
-        raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)")
-    return moment
 
 
 def judged_as_of(as_of: datetime, since: datetime | None, what: str) -> datetime:
@@ -54,7 +42,7 @@ def judged_as_of(as_of: datetime, since: datetime | None, what: str) -> datetime
     overflows date arithmetic. A moment earlier on the day of `since` is `since`: `--as-of` today is now."""
     floor = since or EARLIEST
     if as_of.date() < floor.date():
-        raise KubeproofError(f"--as-of {as_of.date().isoformat()} is before {what} ({floor.strftime(STAMP)}): "
+        raise KubeproofError(f"--as-of {as_of.date().isoformat()} is before {what} ({stamp(floor)}): "
                              "kubeproof judges what breaks from then on")
     if as_of.year > (since or datetime.now(timezone.utc)).year + AS_OF_YEARS:
         raise KubeproofError(f"--as-of {as_of.date().isoformat()} is more than {AS_OF_YEARS} years ahead")
@@ -170,7 +158,7 @@ class Audit:
                    profile=profiles.Profile(data["profile"]), target=Target.from_dict(data["target"]),
                    nodes=[NodeRef.from_dict(n) for n in data["nodes"]], workdir=Path(data["workdir"]),
                    session=data["session"], node_timeout=data["node_timeout"],
-                   as_of=datetime.fromisoformat(data["as_of"]) if data["as_of"] else None)
+                   as_of=parse_time(data["as_of"]))
 
     # -- what tests read ------------------------------------------------------------------
 
@@ -192,13 +180,13 @@ class Audit:
     def moment(self) -> str | None:
         """What "now" means for this audit when it is not the present moment, for the header."""
         if self.as_of:
-            return f"every expiry and age is judged as of {self.as_of.strftime(STAMP)} (--as-of)"
+            return f"every expiry and age is judged as of {stamp(self.as_of)} (--as-of)"
         if self.target.mode == "dump":
             try:
                 taken = self.view.now()
             except Unavailable:  # a kubectl dump without Nodes does not say when it was taken
                 return None
-            return (f"every expiry and age is judged as of the dump's date, {taken.strftime(STAMP)} "
+            return (f"every expiry and age is judged as of the dump's date, {stamp(taken)} "
                     "(--as-of DATE for another)")
         return None
 
@@ -265,7 +253,7 @@ class Audit:
         "now" from gathered_at. The real moment stays beside it as evidence."""
         if self.as_of is None:
             return NodeFacts(data)
-        return NodeFacts({**data, "gathered_at": self.as_of.strftime(STAMP),
+        return NodeFacts({**data, "gathered_at": stamp(self.as_of),
                           "gathered_at_really": data.get("gathered_at")})
 
     def _gather(self, ref: NodeRef) -> dict:

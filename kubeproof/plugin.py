@@ -20,7 +20,7 @@ import pytest
 
 from . import catalog as catalogs
 from . import home, scheduling, selection, waivers
-from .audit import Audit, AuditedNode, parse_as_of
+from .audit import Audit, AuditedNode
 from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .fleet import FleetSummary
@@ -28,6 +28,7 @@ from .nodes.probe import DEFAULT_IMAGE
 from .report import document, html, incomplete as incompletes, markdown, reading
 from .report.records import Collector, node_param, test_data
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
+from .times import parse_as_of
 from .verdict import Verdict
 
 SUITES = ("node", "cluster", "scenario")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # the API's own timestamp format
+from .errors import KubeproofError
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -16,8 +16,23 @@ def parse_time(value: str | None) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+def stamp(moment: datetime | None, timespec: str = "seconds") -> str | None:
+    """The API's form of moment (`2024-05-01T10:00:00Z`), None for none; timespec="auto" keeps a
+    fraction of a second where there is one (a dmesg line's time, boot plus its seconds)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_as_of(text: str) -> datetime:
+    """--as-of: a date (midnight UTC) or an ISO 8601 time; without a zone, UTC."""
+    try:
+        moment = parse_time(text)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise KubeproofError(f"--as-of {text!r}: not a date (2027-03-31 or 2027-03-31T12:00:00Z)")
+    return moment
 
 
 def span(delta: timedelta) -> str:

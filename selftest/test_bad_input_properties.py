@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubeproof import profile as profiles
-from kubeproof.audit import judged_as_of, parse_as_of
+from kubeproof.audit import judged_as_of
 from kubeproof.errors import KubeproofError
 from kubeproof.kube.dump import open_dump
 from kubeproof.kube.kinds import KINDS
 from kubeproof.kube.view import ClusterView
 from kubeproof.report import diff as diffs
 from kubeproof.target import _check_hosts, positive_seconds
+from kubeproof.times import parse_as_of
 
 HEALTHY = Path(__file__).parent / "data" / "clusters" / "healthy"
 BOUNDED = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from ..catalog import Entry
+from ..times import stamp
 from .judgement import Findings, Judgement
 
 LOG_NAMES = {"kernel": "kernel log", "kubelet": "kubelet's journal", "runtime": "container runtime's journal",
@@ -32,10 +33,6 @@ class Sighting:
     last: datetime | None
     count: int = 1
     first: datetime | None = None
-
-
-def stamp(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def judge(entry: Entry, sightings: Iterable[Sighting], found: Findings, *, now: datetime, days: int,

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import KubeproofError, Unavailable
-from ..times import TIME_FORMAT, parse_time
+from ..times import parse_time, stamp
 from .kinds import BY_NAME, KINDS, Kind, kind_named
 from .serving import ServingCertificate
 
@@ -239,7 +239,7 @@ def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | Non
         "formatVersion": FORMAT_VERSION,
         "context": context or view.context,
         "serverVersion": view.version(),
-        "created": view.now().strftime(TIME_FORMAT),
+        "created": stamp(view.now()),
         "kinds": kinds,
         "unavailable": unavailable,
         "servingCertificate": serving,

@@ -110,6 +110,7 @@ from .. import catalog as catalogs
 from .. import profile as profiles
 from ..gather_sh import SYSCTLS, TEXT
 from ..errors import NodeUnreachable
+from ..times import parse_time, stamp
 from . import transport
 
 SCHEMA = 1
@@ -162,7 +163,7 @@ def from_output(node: str, output: str, *, started: datetime, duration: float, d
         detail = detail or next((line for line in output.splitlines() if line.strip()), "no output")
         raise NodeUnreachable(node, f"gathering did not complete: {detail[:300]}")
     facts = parse(output)
-    facts.update(node=node, gathered_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    facts.update(node=node, gathered_at=stamp(started),
                  duration_s=round(duration, 3))
     return facts
 
@@ -554,17 +555,13 @@ def _describe(cert: x509.Certificate) -> dict:
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "serial": format(cert.serial_number, "x"),
-        "not_before": _iso(cert.not_valid_before_utc),
-        "not_after": _iso(cert.not_valid_after_utc),
+        "not_before": stamp(cert.not_valid_before_utc, "auto"),
+        "not_after": stamp(cert.not_valid_after_utc, "auto"),
         "is_ca": bool(constraints and constraints.ca),
         "sans": ([f"DNS:{n}" for n in sans.get_values_for_type(x509.DNSName)]
                  + [f"IP:{n}" for n in sans.get_values_for_type(x509.IPAddress)]) if sans else [],
         "extended_key_usage": [_EKU_NAMES.get(u, u.dotted_string) for u in usages] if usages else [],
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _runtime(raw: dict, errors: dict[str, str]) -> dict:
@@ -618,15 +615,15 @@ def _history(name: str, section: dict | None, node_time: str) -> dict:
         lines.reverse()
     boot = None
     if dmesg and node_time and re.fullmatch(r"\d+(\.\d+)?", fields.get("uptime", "")):
-        boot = datetime.fromisoformat(node_time.replace("Z", "+00:00")) - timedelta(seconds=float(fields["uptime"]))
+        boot = parse_time(node_time) - timedelta(seconds=float(fields["uptime"]))
     found, others = [], []
     for line in lines:
         if match := _JOURNAL_LINE.match(line):
-            found.append({"at": _iso(datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S%z")), "line": line})
+            found.append({"at": stamp(parse_time(match[1])), "line": line})
         elif dmesg:
-            stamp = _DMESG_LINE.match(line)
-            at = boot + timedelta(seconds=float(stamp[1])) if stamp and boot else None
-            found.append({"at": _iso(at) if at else None, "line": line})
+            since_boot = _DMESG_LINE.match(line)
+            at = boot + timedelta(seconds=float(since_boot[1])) if since_boot and boot else None
+            found.append({"at": stamp(at, "auto"), "line": line})
         elif line.strip():
             others.append(line)
     container = fields.get("container")
