@@ -35,12 +35,13 @@ Spec = dict[str, "Spec | bool"]  # keep these keys, each by its own spec; applie
 # A container of a pod or of a workload's pod template: its image identifies the component and the
 # Dashboard release, its command and args carry the flags judged, its restarting probes are judged
 # against the apiserver's authentication, its requests are counted against allocatable, its ports
-# tell an ingress controller on the node's network.
+# tell an ingress controller on the node's network, its restartPolicy makes an init container a sidecar
+# the kubelet restarts.
 CONTAINER: Spec = {"name": ALL, "image": ALL, "command": ALL, "args": ALL, "livenessProbe": ALL,
-                   "startupProbe": ALL, "resources": ALL, "ports": ALL}
+                   "startupProbe": ALL, "resources": ALL, "ports": ALL, "restartPolicy": ALL}
 # A pod's spec or a pod template's: where it runs or may run (node, selector, affinity, taints it
-# tolerates), its priority, its service account, its containers.
-POD_SPEC: Spec = {"nodeName": ALL, "nodeSelector": ALL, "affinity": ALL, "tolerations": ALL,
+# tolerates), its priority, its service account, its containers and whether the kubelet restarts them.
+POD_SPEC: Spec = {"nodeName": ALL, "restartPolicy": ALL, "nodeSelector": ALL, "affinity": ALL, "tolerations": ALL,
                   "priorityClassName": ALL, "priority": ALL, "serviceAccountName": ALL, "serviceAccount": ALL,
                   "containers": CONTAINER, "initContainers": CONTAINER, "hostNetwork": ALL, "dnsPolicy": ALL,
                   "overhead": ALL}

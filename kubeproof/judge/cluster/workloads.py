@@ -24,9 +24,34 @@ EPHEMERAL_STORAGE_MESSAGES = ("ephemeral local storage usage exceeds", "exceeded
                               "Usage of EmptyDir volume")
 
 
+def backing_off(pod: dict, status: dict, init: bool) -> bool:
+    """Whether the kubelet holds this exited container in restart back-off: it crashed again after a
+    restart (restartCount >= 1) and will be restarted (kubelet's ShouldContainerBeRestarted).
+
+    From 1.35 the kubelet's pod worker sleeps until the back-off expires (kubernetes#133066), so
+    the status it last wrote keeps the container terminated ("Error" in kubectl) for the whole
+    back-off: measured on the lab's v1.37.2, CrashLoopBackOff shows only after the first restart.
+    """
+    terminated = (status.get("state") or {}).get("terminated")
+    if not terminated or not status.get("restartCount") or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return False  # evicted or done: nothing restarts it
+    spec = pod.get("spec") or {}
+    container = next((c for c in spec.get("initContainers" if init else "containers") or []
+                      if c.get("name") == status.get("name")), {})
+    if container.get("restartPolicy") == "Always":  # a sidecar restarts whatever its exit
+        return True
+    failed = terminated.get("exitCode") != 0
+    if init:  # an init container that succeeded has done its work
+        return failed and spec.get("restartPolicy") != "Never"
+    return {"Never": False, "OnFailure": failed}.get(spec.get("restartPolicy"), True)
+
+
 def crashing_containers(pods: list[dict], now: datetime, window: timedelta, restart_limit: int) -> Judgement:
-    """One finding per container failing now or lately: stuck waiting now (a reason above), killed for
-    memory now or within window, or restarted past the limit with its last termination within window.
+    """One finding per container failing now or lately: stuck waiting now (a reason above) or exited
+    and held in restart back-off (backing_off), killed for memory now or within window, or
+    restarted past the limit with its last termination within window.
 
     restartCount is a lifetime count: a container that restarted a dozen times months ago and has
     run clean since is history, not a crash (004's script reads the last termination's time too).
@@ -38,6 +63,7 @@ def crashing_containers(pods: list[dict], now: datetime, window: timedelta, rest
         if is_apiserver(pod):
             continue
         for status in container_statuses(pod):
+            init = status in ((pod.get("status") or {}).get("initContainerStatuses") or [])
             state = status.get("state") or {}
             waiting = state.get("waiting") or {}
             last, lately = restarted_lately(status, now, window, restart_limit)
@@ -49,6 +75,10 @@ def crashing_containers(pods: list[dict], now: datetime, window: timedelta, rest
             problems = []
             if waiting.get("reason") in STUCK_REASONS:
                 problems.append(f"{waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else ""))
+            elif backing_off(pod, status, init):
+                ended = state["terminated"]
+                problems.append(f"exited ({ended.get('reason')}, exit {ended.get('exitCode')}) at "
+                                f"{ended.get('finishedAt')} after {restarts} restarts, held in restart back-off")
             if killed:
                 problems.append(f"OOMKilled (exit {killed.get('exitCode')}) at {killed.get('finishedAt')}")
             if lately:
