@@ -1,6 +1,6 @@
 """Disruptive reproductions of the documented failures: kind or explicitly allowed clusters only.
 
-Each scenario gets a `scenario` fixture (kubeproof/scenario.py): phases logged as they happen,
+Each scenario gets a `scenario` fixture (kubeproof/scenario/): phases logged as they happen,
 locks between xdist workers, and a restore that runs in the fixture's finalizer whatever happened.
 A scenario that cannot act (a write refused, a node that does not answer, a wait that times out)
 fails with one line naming what it tried; one that lacks what it needs (node access that can write,

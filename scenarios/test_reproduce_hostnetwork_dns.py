@@ -20,9 +20,8 @@ import re
 
 import pytest
 
-from kubeproof.faults.cluster import labels
 from kubeproof.judge.cluster.host_dns import hostnetwork_pods_on_cluster_first
-from kubeproof.scenario import node_lock
+from kubeproof.scenario import container, pod
 from kubeproof.waiting import wait_for
 
 RESOLVES, FALLS_BACK = "kubeproof-dns-withhostnet", "kubeproof-dns-clusterfirst"
@@ -40,25 +39,16 @@ def _cluster_domain(corefile: str) -> str:
 @pytest.mark.failure("hostnetwork-dns-policy")
 def test_a_hostnetwork_pod_on_clusterfirst_cannot_resolve_services(scenario):
     cluster = scenario.cluster
-    node = scenario.worker()
-    scenario.hold(shared={node_lock(node)})
-    namespace = scenario.namespace()
+    node, namespace = scenario.pods_on_worker()
     coredns = cluster.call("read configmap kube-system/coredns", cluster.core.read_namespaced_config_map,
                            "coredns", "kube-system", missing_ok=True)
     target = f"kubernetes.default.svc.{_cluster_domain((coredns.data or {}).get('Corefile', '') if coredns else '')}"
 
-    def pod(name: str, policy: str) -> dict:
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "labels": {**labels(scenario.id), "app": name}},
-                "spec": {"nodeName": node, "hostNetwork": True, "dnsPolicy": policy,
-                         "terminationGracePeriodSeconds": 0,
-                         "containers": [{"name": "lookup", "image": scenario.image, "imagePullPolicy": "IfNotPresent",
-                                         "env": [{"name": "NAME", "value": target}],
-                                         "command": ["sh", "-c", LOOKUP]}]}}
-
     def start(name: str, policy: str) -> None:
         scenario.defer(f"delete pod {namespace}/{name}", lambda: cluster.delete_pod(namespace, name))
-        cluster.create(namespace, pod(name, policy))
+        cluster.create(namespace, pod(name, scenario.id, container(scenario.image, "sh", "-c", LOOKUP,
+                                                                   env=[{"name": "NAME", "value": target}]),
+                                      node=node, restart="Always", hostNetwork=True, dnsPolicy=policy))
         cluster.wait_running(namespace, [name])
 
     def log(name: str) -> str:

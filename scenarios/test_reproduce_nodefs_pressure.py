@@ -31,14 +31,13 @@ import pytest
 
 from kubeproof.errors import FaultError, Unavailable
 from kubeproof.faults import disk, kubelet
-from kubeproof.faults.cluster import labels
 from kubeproof.judge.cluster.critical_pods import component_of, node_agents
 from kubeproof.judge.cluster.node_conditions import pressured_nodes
 from kubeproof.judge.cluster.workloads import ephemeral_storage_evictions
 from kubeproof.judge.node import eviction
 from kubeproof.judge.units import size
 from kubeproof.kube.nodes import condition, has_taint
-from kubeproof.scenario import node_lock
+from kubeproof.scenario import container, daemonset, pod
 from kubeproof.waiting import wait_for
 
 MiB = 2 ** 20
@@ -74,7 +73,6 @@ def test_disk_pressure_refuses_a_node_agent_without_critical_priority(scenario, 
     name = _own_nodefs_worker(scenario)
     node, hardening = scenario.fault_on(name)
     namespace = scenario.namespace()
-    own = {"app": AGENT}
 
     def agents() -> list[dict]:
         return cluster.pods(namespace, field_selector=f"spec.nodeName={name}")
@@ -93,13 +91,8 @@ def test_disk_pressure_refuses_a_node_agent_without_critical_priority(scenario, 
 
     def arrange() -> None:
         kubelet.reconfigure(hardening, _harden)
-        cluster.create(namespace, {
-            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": AGENT, "labels": labels(scenario.id)},
-            "spec": {"selector": {"matchLabels": own}, "template": {
-                "metadata": {"labels": {**own, **labels(scenario.id)}},
-                "spec": {"priorityClassName": CRITICAL, "terminationGracePeriodSeconds": 0, "containers": [
-                    {"name": "main", "image": scenario.image, "imagePullPolicy": "IfNotPresent",
-                     "command": ["sleep", "86400"]}]}}}})
+        cluster.create(namespace, daemonset(AGENT, scenario.id, container(scenario.image, "sleep", "86400"),
+                                            priorityClassName=CRITICAL))
         admitted()
 
     kube_proxy = proxy()
@@ -144,20 +137,15 @@ def test_disk_pressure_refuses_a_node_agent_without_critical_priority(scenario, 
 @pytest.mark.failure("nodefs-pressure")
 def test_a_pod_past_its_ephemeral_storage_limit_is_evicted(scenario):
     cluster = scenario.cluster
-    name = scenario.worker()
-    scenario.hold(shared={node_lock(name)})
-    namespace = scenario.namespace()
+    name, namespace = scenario.pods_on_worker()
 
     def inject() -> None:
-        cluster.create(namespace, {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": HOG, "labels": labels(scenario.id)},
-            "spec": {"nodeName": name, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                     "volumes": [{"name": "scratch", "emptyDir": {}}],
-                     "containers": [{"name": "main", "image": scenario.image, "imagePullPolicy": "IfNotPresent",
-                                     "command": ["sh", "-c", f"dd if=/dev/zero of=/scratch/fill bs=1M count={WRITTEN}"
-                                                             " && sleep 3600"],
-                                     "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
-                                     "resources": {"limits": {"ephemeral-storage": f"{STORAGE_LIMIT}Mi"}}}]}})
+        cluster.create(namespace, pod(
+            HOG, scenario.id, container(scenario.image, "sh", "-c",
+                                        f"dd if=/dev/zero of=/scratch/fill bs=1M count={WRITTEN} && sleep 3600",
+                                        volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
+                                        resources={"limits": {"ephemeral-storage": f"{STORAGE_LIMIT}Mi"}}),
+            node=name, volumes=[{"name": "scratch", "emptyDir": {}}]))
         scenario.defer(f"delete pod {namespace}/{HOG}", lambda: cluster.delete_pod(namespace, HOG))
 
     def observe() -> list[str]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.faults.cluster import labels
 from kubeproof.judge.node import limits
+from kubeproof.scenario import container, pod
 from kubeproof.waiting import wait_for
 
 AGENT, CLIENT = "kubeproof-agent", "kubeproof-load"
@@ -76,18 +76,13 @@ def test_an_agent_at_nofile_1024_resets_connections_under_load(scenario, profile
     namespace = scenario.namespace()
     image = scenario.tools_image
 
-    def run(pod: str, command: list[str], restart: str) -> dict:
-        cluster.delete_pod(namespace, pod)
-        wait_for(f"pod {namespace}/{pod} gone", lambda: [p for p in cluster.pods(namespace)
-                                                         if p["metadata"]["name"] == pod], until=lambda p: not p,
-                 timeout=60)
-        cluster.create(namespace, {"apiVersion": "v1", "kind": "Pod",
-                                   "metadata": {"name": pod, "labels": labels(scenario.id)},
-                                   "spec": {"nodeName": name, "restartPolicy": restart,
-                                            "terminationGracePeriodSeconds": 0, "containers": [
-                                                {"name": "main", "image": image, "imagePullPolicy": "IfNotPresent",
-                                                 "command": command}]}})
-        return wait_for(f"pod {namespace}/{pod} started", lambda: cluster.pod(namespace, pod),
+    def run(started: str, command: list[str], restart: str) -> dict:
+        cluster.delete_pod(namespace, started)
+        wait_for(f"pod {namespace}/{started} gone", lambda: [p for p in cluster.pods(namespace)
+                                                             if p["metadata"]["name"] == started],
+                 until=lambda p: not p, timeout=60)
+        cluster.create(namespace, pod(started, scenario.id, container(image, *command), node=name, restart=restart))
+        return wait_for(f"pod {namespace}/{started} started", lambda: cluster.pod(namespace, started),
                         until=lambda p: p["status"].get("podIP") and p["status"].get("phase") != "Pending",
                         timeout=60)
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from kubeproof.faults.cluster import labels, pause_image
 from kubeproof.judge.cluster.rollouts import stalling_rollouts
 from kubeproof.kube.nodes import condition
-from kubeproof.scenario import node_lock
+from kubeproof.scenario import container, deployment, pause_image
 from kubeproof.waiting import wait_for
 
 APP = "kubeproof-spread"
@@ -27,10 +26,7 @@ SAFE = {"maxSurge": 0, "maxUnavailable": 1}
 @pytest.mark.failure("affinity-rollout-stall")
 def test_required_anti_affinity_with_surge_stalls_the_rollout(scenario):
     cluster = scenario.cluster
-    node = scenario.worker()
-    scenario.hold(shared={node_lock(node)})
-    namespace = scenario.namespace()
-    own = {"app": APP}
+    node, namespace = scenario.pods_on_worker()
 
     def read() -> dict:
         return cluster.as_dict(cluster.call(f"read Deployment {namespace}/{APP}",
@@ -50,16 +46,11 @@ def test_required_anti_affinity_with_surge_stalls_the_rollout(scenario):
             timeout=120)
 
     def arrange() -> None:
-        cluster.create(namespace, {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": APP, "labels": labels(scenario.id)},
-            "spec": {"replicas": 1, "progressDeadlineSeconds": 20, "selector": {"matchLabels": own},
-                     "strategy": {"type": "RollingUpdate", "rollingUpdate": SAFE},
-                     "template": {"metadata": {"labels": {**own, **labels(scenario.id)}}, "spec": {
-                         "terminationGracePeriodSeconds": 0, "nodeSelector": {"kubernetes.io/hostname": node},
-                         "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                             {"labelSelector": {"matchLabels": own}, "topologyKey": "kubernetes.io/hostname"}]}},
-                         "containers": [{"name": "main", "image": pause_image([cluster.node(node)]),
-                                         "imagePullPolicy": "IfNotPresent"}]}}}})
+        cluster.create(namespace, deployment(
+            APP, scenario.id, container(pause_image([cluster.node(node)])), rolling_update=SAFE, progress_deadline=20,
+            nodeSelector={"kubernetes.io/hostname": node},
+            affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": APP}}, "topologyKey": "kubernetes.io/hostname"}]}}))
         rolled_out()
 
     def inject() -> None:

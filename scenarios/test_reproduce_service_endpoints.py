@@ -14,10 +14,9 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
-from kubeproof.faults.cluster import pause_image, pod
 from kubeproof.judge.cluster.services import (SERVICE_NAME_LABEL, Readiness, ingress_backends_without_endpoints,
                                               services_without_endpoints)
-from kubeproof.scenario import node_lock
+from kubeproof.scenario import container, pause_image, pod
 from kubeproof.waiting import wait_for
 
 APP = "kubeproof-web"
@@ -30,9 +29,7 @@ NO_ENDPOINTS = ("for save in iptables-nft-save iptables-legacy-save iptables-sav
 @pytest.mark.failure("service-no-endpoints")
 def test_a_broken_selector_leaves_the_ingress_backend_without_endpoints(scenario):
     cluster = scenario.cluster
-    name = scenario.worker()
-    scenario.hold(shared={node_lock(name)})
-    namespace = scenario.namespace()
+    name, namespace = scenario.pods_on_worker()
     node = scenario.node(name)
 
     def ready() -> int:
@@ -48,7 +45,7 @@ def test_a_broken_selector_leaves_the_ingress_backend_without_endpoints(scenario
                      {"spec": {"selector": {"app": app}}})
 
     def arrange() -> None:
-        cluster.create(namespace, pod(APP, scenario.id, image=pause_image([cluster.node(name)]), node=name))
+        cluster.create(namespace, pod(APP, scenario.id, container(pause_image([cluster.node(name)])), node=name))
         cluster.create(namespace, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": APP},
                                    "spec": {"selector": {"app": APP}, "ports": [{"port": 80}]}})
         cluster.create(namespace, {

@@ -1,4 +1,4 @@
-"""The scenario runner's own verdicts (kubeproof/scenario.py), without a cluster: the catalog's symptom
+"""The scenario runner's own verdicts (kubeproof/scenario/), without a cluster: the catalog's symptom
 strings as patterns, step 7's rule for where the history scan may find a scenario's symptom, what a
 wait that gives up says, and which nodes a scenario may schedule on (kind's nodefs waits for the same).
 Every scenario runs them for real in selftest/test_main_flow_live.py."""

@@ -146,28 +146,3 @@ class Cluster:
     def release(self, namespace: str, name: str, finalizers: list[str]) -> None:
         self.call(f"patch configmap {namespace}/{name}", self.core.patch_namespaced_config_map,
                   name, namespace, {"metadata": {"finalizers": finalizers or None}}, missing_ok=True)
-
-
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"  # when no node lists one (kubeadm 1.32's sandbox image)
-
-
-def pause_image(nodes: list[dict]) -> str:
-    """The pause image the nodes already hold (every node has its sandbox image), so pods that only
-    need to run start without a pull; kind's nodes cannot pull on offline machines."""
-    for node in nodes:
-        for image in (node.get("status") or {}).get("images") or []:
-            for tag in image.get("names") or []:
-                if "/pause:" in tag:
-                    return tag
-    return PAUSE_IMAGE
-
-
-def pod(name: str, scenario: str, *, image: str, node: str | None = None, **spec: Any) -> dict:
-    """A labelled pod that never restarts; node pins it with nodeName (bypassing the scheduler)."""
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {**labels(scenario), "app": name}},
-            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
-                     **({"nodeName": node} if node else {}),
-                     "containers": [{"name": "main", "image": image, "imagePullPolicy": "IfNotPresent"}],
-                     **spec}}
-
