@@ -1,18 +1,126 @@
-"""The scenario runner's own verdicts (kubeproof/scenario/), without a cluster: the catalog's symptom
-strings as patterns, step 7's rule for where the history scan may find a scenario's symptom, what a
-wait that gives up says, and which nodes a scenario may schedule on (kind's nodefs waits for the same).
-Every scenario runs them for real in selftest/test_main_flow_live.py."""
+"""The scenario runner's own verdicts (kubeproof/scenario/), without a cluster: its eight steps in order
+over a declaration whose fault the judge sees while it is in place, each step failing the run when its
+verdict does not hold; the catalog's symptom strings as patterns, step 7's rule for where the history
+scan may find a scenario's symptom, what a wait that gives up says, and which nodes a scenario may
+schedule on (kind's nodefs waits for the same). Every scenario runs them for real in
+selftest/test_main_flow_live.py."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
-from kubeproof.errors import FaultError
+from kubeproof.errors import FaultError, Unavailable
+from kubeproof.evidence import Evidence
 from kubeproof.kube.nodes import unschedulable
-from kubeproof.scenario import catalog_symptom, misplaced, symptom_pattern
+from kubeproof.scenario import Scenario, catalog_symptom, misplaced, node_lock, symptom_pattern
+from kubeproof.times import stamp
 from kubeproof.waiting import wait_for
 
 NODES = {"cp", "w1", "w2"}
+SEEN = "0/3 nodes are available: 1 node(s) didn't match pod anti-affinity rules."
+OFFENDER = "Deployment shop/web"
+
+
+class Declared:
+    """A scenario's declaration over a fake cluster: its fault stalls a rollout (the judge names the
+    Deployment, a FailedScheduling Event is posted) until the fault's undo; every call is recorded."""
+
+    def __init__(self, running: Scenario):
+        self.running, self.calls, self.faulty, self.events, self.left = running, [], False, [], []
+        self.event_hosts = [""]  # where its Events happen: the scheduler's name no node
+        self.undo_fixes = True
+        running.say = lambda message: None
+        running.node = lambda name: name
+        running.facts = self.facts
+        running.view = lambda: SimpleNamespace(list=self.listed)
+        running.leftovers = lambda: self.calls.append("leftovers") or self.left
+
+    def facts(self, node: str):
+        raise Unavailable(f"node {node}: no node access here")
+
+    def listed(self, kind: str) -> list[dict]:
+        self.calls.append(f"list {kind}")
+        return self.events
+
+    def arrange(self) -> None:
+        self.calls.append("arrange")
+        self.running.hold(shared={node_lock("w1")})
+        self.running.defer("undo the arrangement", lambda: self.calls.append("undo the arrangement"))
+
+    def inject(self) -> None:
+        self.calls.append("inject")
+        self.faulty = True
+        self.events += [{"involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web-2"},
+                         "reason": "FailedScheduling", "message": SEEN, "source": {"host": host},
+                         "lastTimestamp": stamp(datetime.now(timezone.utc))} for host in self.event_hosts]
+        self.running.defer("undo the fault", self.undo)
+
+    def undo(self) -> None:
+        self.calls.append("undo the fault")
+        self.faulty = not self.undo_fixes
+
+    def observe(self) -> list[str]:
+        self.calls.append("observe")
+        return [SEEN] if self.faulty else ["all replicas available"]
+
+    def judge(self) -> list[str]:
+        self.calls.append("judge")
+        return [f"{OFFENDER}: a rollout cannot place its surge pod"] if self.faulty else []
+
+    def recovered(self) -> None:
+        self.calls.append("recovered")
+
+    def prove(self, **overrides) -> None:
+        self.running.prove(**{"arrange": self.arrange, "judge": self.judge, "inject": self.inject,
+                              "observe": self.observe, "symptoms": ["didn't match pod anti-affinity rules"],
+                              "offender": OFFENDER, "recovered": self.recovered, "found_in": ["events"],
+                              **overrides})
+
+
+@pytest.fixture
+def declared(tmp_path: Path) -> Declared:
+    audit = SimpleNamespace(workdir=tmp_path, nodes=[SimpleNamespace(name=n) for n in sorted(NODES)],
+                            profile={"history_days": 1})
+    return Declared(Scenario(["affinity-rollout-stall"], audit, image="busybox",
+                             evidence=Evidence(SimpleNamespace(stash={}))))
+
+
+def test_a_declaration_runs_through_the_eight_steps_in_order(declared: Declared):
+    declared.prove()
+    assert declared.calls == ["arrange", "judge", "inject", "observe", "judge", "undo the fault", "recovered",
+                              "judge", "list events", "undo the arrangement", "leftovers"]
+    evidence = declared.running.evidence.items
+    assert list(evidence) == ["1. judged healthy", "3. symptom observed", "4. judged faulty", "5. restored",
+                              "6. judged restored", "7. happened here", "8. nothing left"]
+    assert evidence["3. symptom observed"]["catalog"] == {
+        "0/<n> nodes are available: <reasons>1 node(s) didn't match pod anti-affinity rules": SEEN}
+    assert evidence["7. happened here"]["acted on"] == ["node w1"]
+    assert [f["where"] for f in evidence["7. happened here"]["found"]] == ["cluster"]
+    assert sorted(evidence["7. happened here"]["not read"]) == sorted(NODES)
+
+
+@pytest.mark.parametrize("breaking, failure", [
+    (lambda d: setattr(d, "faulty", True), "judged healthy: the judge fails"),
+    (lambda d: setattr(d, "observe", lambda: ["all replicas available"]), "symptom not seen"),
+    (lambda d: setattr(d, "judge", lambda: ["Deployment shop/other: a rollout cannot place its surge pod"]
+                       if d.faulty else []), "judged faulty: the judge does not name ['Deployment shop/web']"),
+    (lambda d: setattr(d, "undo_fixes", False), "judged restored: the judge fails"),
+    (lambda d: setattr(d, "event_hosts", []),
+     "the history scan found nothing in ['events'] on ['node w1']"),
+    (lambda d: d.event_hosts.append("w2"), "the history scan found the symptom on nodes the scenario did not"),
+    (lambda d: setattr(d, "left", ["pod shop/web-2"]), "left behind: ['pod shop/web-2']"),
+], ids=["1-healthy", "3-symptom", "4-offender", "6-restored", "7-missing", "7-stray", "8-leftovers"])
+def test_each_step_fails_the_run_when_its_verdict_does_not_hold(declared: Declared, breaking, failure):
+    breaking(declared)
+    with pytest.raises(AssertionError) as failed:
+        declared.prove()
+    assert failure in str(failed.value)
+    if failure.startswith("judged healthy"):
+        assert "inject" not in declared.calls, "the fault must not be injected on an unhealthy start"
 
 
 def finding(where: str, log: str) -> dict:
