@@ -8,14 +8,12 @@ or another project's tests never resolve a target or create a cluster.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 import allure
-import orjson
 import pytest
 
 from . import catalog as catalogs
@@ -25,7 +23,7 @@ from .errors import KubeproofError, NodeUnreachable, Unavailable
 from .evidence import EVIDENCE, Evidence
 from .fleet import FleetSummary
 from .nodes.probe import DEFAULT_IMAGE
-from .report import document, html, incomplete as incompletes, markdown, reading
+from .report import incomplete as incompletes, reading, writing
 from .report.records import Collector, node_param, test_data
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .times import parse_as_of
@@ -442,32 +440,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         target = {"mode": audit.target.mode, "name": audit.target.name,
                   "context": audit.target.context, "description": audit.target.describe()}
     config.stash[WAIVER_SUMMARY] = waivers.summary(config.stash[WAIVERS], results)
-    doc = document.build(results, target=target, gate={
-        "fail_on": fail_on, "exit_status": int(session.exitstatus),
-        "failing": sorted({i for r in gating for i in r.failure_ids})}, incomplete=incomplete,
-        waivers=config.stash[WAIVER_SUMMARY])
-    # Rendered before the directory exists, so a failure cannot leave an empty one behind.
-    files = {"audit.json": _json_text(doc),
-             "audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
-    directory = _report_base(config) / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (directory / name).write_text(text, encoding="utf-8")
-    except OSError as exc:  # checked writable at the start; a disk may still fill up
-        _say(config)(f"kubeproof: could not write the audit report to {directory}: {exc.strerror or exc}")
-        return
-    config.stash[REPORT_DIR] = directory
-
-
-def _json_text(doc: dict) -> str:
-    """audit.json's text through orjson: json.dumps with an indent lists every chunk of the text
-    before joining them, over a GiB at 2,000 nodes. json's for what orjson refuses (an integer
-    past 64 bits)."""
-    try:
-        return orjson.dumps(doc, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        config.stash[REPORT_DIR] = writing.write(results, _report_base(config), target=target, gate={
+            "fail_on": fail_on, "exit_status": int(session.exitstatus),
+            "failing": sorted({i for r in gating for i in r.failure_ids})}, incomplete=incomplete,
+            waivers=config.stash[WAIVER_SUMMARY])
+    except writing.NotWritten as exc:
+        _say(config)(f"kubeproof: {exc}")
 
 
 def _report_base(config: pytest.Config) -> Path:
