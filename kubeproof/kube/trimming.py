@@ -9,7 +9,7 @@ trimmed here, so the view, the cache and the dumps `python -m kubeproof dump` wr
   asks) and the `kubectl.kubernetes.io/last-applied-configuration` annotation (a second copy of the
   object as last applied);
 - for the kinds whose number grows with the cluster's nodes and pods, only the fields listed in
-  READ below: what kubeproof/judge, tests_cluster, the inventory (nodes/inventory.py) and the
+  READ below: what kubeproof/judge, tests_cluster, the inventory (inventory.py) and the
   scenarios' node choice (scenario.py) read of them, plus what the v1.32 schema requires of a
   field that is kept (a ContainerStatus's imageID and ready, a Deployment's selector) so a dump
   stays valid Kubernetes objects. The rest goes: Node `status.images` and capacity, a pod's
