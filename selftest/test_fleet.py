@@ -93,9 +93,11 @@ def test_audit_html_and_md_show_a_shared_finding_once_with_its_nodes(pytester, d
     assert (f"- **FAIL** {NODES - 2}/{NODES} nodes; not on {', '.join(SPARED)} — `suite_node/test_fleet.py::"
             "test_limits`, the same on each (shown for node-00000): node-00000, node-00001, node-00002, node-00004"
             in page)
-    # The one-node finding is shown as before, and passed tests are one line per test with their nodes.
+    # The one-node finding is shown as before, and a passed test is one row, with how many of its nodes.
     assert "[nodefs-pressure] node node-00001: 1 problem" in page
-    assert f"<code>suite_node/test_fleet.py::test_one_node</code> — {NODES - 1} nodes: node-00000, node-00002" in page
+    assert (f'<code title="suite_node/test_fleet.py::test_one_node">test_one_node</code></td><td>{NODES - 1}/{NODES} '
+            "nodes</td>") in page
+    assert f"| `suite_node/test_fleet.py::test_one_node` | {NODES - 1}/{NODES} nodes |" in page
     # A skip reason naming each node is one reason for all of them.
     assert f"<li>{NODES} tests skipped: node &lt;node&gt;: not a control-plane node</li>" in page
     assert f"- **SKIPPED** {NODES} tests: node <node>: not a control-plane node" in page

@@ -47,7 +47,9 @@ def installed(tmp_path_factory) -> Path:
     for carried in ("kubeproof/suites/tests_node/conftest.py", "kubeproof/suites/tests_cluster/conftest.py",
                     "kubeproof/suites/scenarios/conftest.py", "kubeproof/profile.yaml", "kubeproof/failures.yaml",
                     "kubeproof/nodes/gather.sh", "kubeproof/rbac/audit-readonly.yaml",
-                    "kubeproof/rbac/node-probe.yaml", "kubeproof/report/allurerc.mjs"):
+                    "kubeproof/rbac/node-probe.yaml", "kubeproof/report/allurerc.mjs",
+                    "kubeproof/report/templates/audit.html.j2", "kubeproof/report/templates/evidence.html.j2",
+                    "kubeproof/report/templates/audit.css"):
         assert carried in names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("selftest/", "tests_", "scenarios/"))]
     venv = base / "venv"

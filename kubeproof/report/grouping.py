@@ -2,8 +2,8 @@
 
 At 5,000 nodes a finding of every node (nodefs-pressure's eviction thresholds, one kubelet
 configuration rolled out everywhere) is 5,000 results that differ only in the node's name. The
-reports show such a finding once, with the nodes it holds on and the few it does not.
-Up to FLEET results read the same, each is shown as before.
+reports show a finding or a skip reason that reads the same on two nodes or more once, with the
+nodes it holds on and the few it does not. Skipped tests are listed per test past FLEET nodes.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-FLEET = 10  # results reading the same before they are shown once
+FLEET = 10  # nodes past which a failure id is one console line and a test one line of its nodes
 EXAMPLES = 3  # nodes named where a finding holds on all but that few
+# A daemon's pid differs from node to node; the finding it names does not.
+PID = re.compile(r"\bpid \d+\b")
 
 
 def test_of(result: dict) -> str:
@@ -24,21 +26,19 @@ def _reading(result: dict) -> tuple:
     node = result["node"]
     if not node:
         return (id(result),)  # a cluster test's result is one of a kind
-    return test_of(result), result["outcome"], result["message"].replace(node, "\0")
+    return test_of(result), result["outcome"], PID.sub("pid", result["message"].replace(node, "\0"))
 
 
 def findings(results: list[dict]) -> list[list[dict]]:
-    """The results in their order, those reading the same on more than FLEET nodes as one group
-    (where its first one stood), each other one alone."""
+    """The results in their order, those reading the same on several nodes as one group (where
+    its first one stood), each other one alone."""
     same: dict[tuple, list[dict]] = {}
     for result in results:
         same.setdefault(_reading(result), []).append(result)
     out, shown = [], set()
     for result in results:
         group = same[_reading(result)]
-        if len(group) <= FLEET:
-            out.append([result])
-        elif id(group) not in shown:
+        if id(group) not in shown:
             shown.add(id(group))
             out.append(group)
     return out
@@ -70,15 +70,15 @@ _NODE_SUBJECT = re.compile(r"^node (\S+): ")  # how a node test's skip reason st
 
 def same_reasons(reasons: dict[str, list]) -> dict[str, list]:
     """Skip reasons that differ only in the node they start with ("node node-00002: not a
-    control-plane node ..."), as one reason ("node <node>: ...") where more than FLEET nodes share
-    it, with all their results; the others as they are, in their order."""
+    control-plane node ..."), as one reason ("node <node>: ...") where several nodes share it,
+    with all their results; the others as they are, in their order."""
     merged: dict[str, list[tuple[str, list]]] = {}
     for why, results in reasons.items():
         subject = _NODE_SUBJECT.match(why)
         merged.setdefault(f"node <node>: {why[subject.end():]}" if subject else why, []).append((why, results))
     out: dict[str, list] = {}
     for key, parts in merged.items():
-        if len(parts) > FLEET:
+        if len(parts) > 1:
             out[key] = [r for _, results in parts for r in results]
         else:
             out.update(parts)

@@ -1,23 +1,67 @@
-"""audit.md: the audit for a ticket or a wiki, in the order audit.html reads (what to fix first)."""
+"""audit.md: the audit for a ticket or a wiki, in the order audit.html reads (at a glance, then
+what to fix first)."""
 
 from __future__ import annotations
 
 import json
 
-from . import grouping, reading
+from . import glance, grouping, reading
 from .document import OUTCOME_VERDICT
 from .reading import VERDICT_LABEL
 
 
+def _cell(text: object) -> str:
+    """Text as one cell of a Markdown table."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _glance(doc: dict, failures: list[dict]) -> list[str]:
+    banner = glance.banner(doc)
+    out = [f"**{VERDICT_LABEL[banner.verdict]}**" + (f" — INCOMPLETE: {banner.incomplete}" if banner.incomplete else "")
+           + f". {banner.gate}. Failure ids by severity and verdict:", "",
+           _row("severity", *banner.columns), "|---" * (len(banner.columns) + 1) + "|"]
+    out += [_row(f"**{s}**" if s == "all" else s, *counts) for s, counts in banner.rows]
+    out += ["", reading.headline(doc), "", "## What to fix first", ""]
+    failing = glance.failing(failures)
+    if failing:
+        out += [_row("failure", "severity", "verdict", "where", "worst measured", "happened here", "remediation"),
+                "|---" * 7 + "|"]
+        out += [_row(f"[{row.failure['id']}](#{row.failure['id']})", row.failure["severity"],
+                     VERDICT_LABEL[row.failure["verdict"]], row.where,
+                     row.worst + (f" (worst of {row.problems} problems)" if row.problems > 1 else "")
+                     + "".join(f" {w}" for w in row.waivers),
+                     reading.happened(row.failure), row.failure["remediation"]) for row in failing]
+    else:
+        out.append("Nothing fails.")
+    window = glance.happened_window(failures)
+    out += ["", "*Happened here*: how often the failure's field symptoms (the catalog's patterns) were seen on "
+            f"this target{f' within the last {window} days' if window else ''}, in the nodes' kernel log, the "
+            "kubelet's and the container runtime's journals and the cluster's Events, read by the history tests. "
+            "A number above 0 means it already happened here, not only that it could; \"at least\": a log held "
+            "more matches than were read; 0: looked, not seen; \"-\": no history test looked. Scenarios run on "
+            "this cluster reproduce their failure, so its symptoms count here too."]
+    passing = glance.passing(failures)
+    if passing:
+        out += ["", f"## Passing checks ({len(passing)}): what was measured", "",
+                _row("failure", "severity", "test", "where", "measured"), "|---" * 5 + "|"]
+        out += [_row(row.failure["id"] if row.span else "", row.failure["severity"] if row.span else "",
+                     f"`{row.test}`", row.where, row.measured) for row in passing]
+    unjudged = [f"{f['id']} ({VERDICT_LABEL[f['verdict']]})" for f in failures if f["verdict"] in ("skip", "not-run")]
+    if unjudged:
+        out += ["", f"Not judged: {', '.join(unjudged)}."]
+    return out
+
+
 def markdown(doc: dict) -> str:
     failures = reading.ordered(doc["failures"])
-    out = ["# kubeproof audit", "", reading.headline(doc), "", "## What to fix first", "",
-           "| failure | severity | verdict | tests | happened here |", "|---|---|---|---|---|"]
-    out += [f"| [{f['id']}](#{f['id']}) | {f['severity']} | {VERDICT_LABEL[f['verdict']]} | {reading.tally(f)} "
-            f"| {reading.happened(f)} |" for f in failures]
-    skips = grouping.counted(reading.skip_reasons(doc))
+    out = ["# kubeproof audit", "", *_glance(doc, failures)]
+    skips = glance.skips(doc)
     if skips:
-        out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips.most_common()]
+        out += [""] + [f"- {n} test{'s' * (n != 1)} skipped: {why}" for why, n in skips]
     if doc.get("waivers"):
         out += ["", "## Waivers", ""] + [f"- {reading.waiver_summary(w)}" for w in doc["waivers"]]
     if doc["summary"]["nodes"]:
@@ -26,7 +70,7 @@ def markdown(doc: dict) -> str:
             out.append(f"| {name} | {VERDICT_LABEL[node['verdict']]} | {', '.join(node['failing']) or '-'} |")
     for f in failures:
         out += ["", f"## {f['id']}", "", f"**{f['title']}** — severity {f['severity']} "
-                f"({f['severity_basis']}) — **{VERDICT_LABEL[f['verdict']]}**", "",
+                f"({f['severity_basis']}) — **{VERDICT_LABEL[f['verdict']]}** — {reading.tally(f)}", "",
                 f"*In the field:* {f['root_cause']}", ""]
         out += [f"*Source:* [{text}]({url})" if url else f"*Source:* {text}" for text, url in reading.sources(f)]
         out += ["", "*Symptoms:* " + "; ".join(f"`{s}`" for s in f["symptoms"]), ""]
@@ -53,13 +97,6 @@ def markdown(doc: dict) -> str:
                 evidence = json.dumps(r["evidence"], indent=2, ensure_ascii=False, default=str)
                 out += ["", "  <details><summary>evidence</summary>", "", "  ```json",
                         *[f"  {line}" for line in evidence.splitlines()], "  ```", "  </details>"]
-        if groups.passed:
-            fleet = grouping.by_test(groups.passed)
-            if fleet:  # each test once, with its count of nodes
-                passed = [f"`{test}`" + (f" ({len(rs):,} nodes)" if rs[0]["node"] else "") for test, rs in fleet.items()]
-            else:
-                passed = [f"`{r['test']}`" for r in groups.passed]
-            out.append(f"- **PASS** {len(groups.passed)} test{'s' * (len(groups.passed) != 1)}: " + ", ".join(passed))
         out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}"
                 for why, rs in grouping.same_reasons(groups.skipped).items()]
-    return "\n".join(out) + "\n"
+    return glance.local_paths(doc)("\n".join(out) + "\n")
