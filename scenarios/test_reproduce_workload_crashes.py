@@ -17,9 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from kubeproof.faults.cluster import labels
 from kubeproof.judge.cluster.workloads import backing_off, crashing_containers
-from kubeproof.scenario import node_lock
+from kubeproof.scenario import container, node_lock, pod
 from kubeproof.waiting import wait_for
 
 CRASH, OOM, PULL = "kubeproof-crash", "kubeproof-oom", "kubeproof-pull"
@@ -67,23 +66,18 @@ def test_crash_loops_oom_kills_and_failed_pulls_are_named(scenario, profile):
     namespace = scenario.namespace()
     image = scenario.image
 
-    def crashing(name: str, image: str, command: list[str], *others: dict, **container) -> dict:
-        return {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "labels": {**labels(scenario.id), "app": name}},
-                "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0, "containers": [
-                    {"name": "main", "image": image, "command": command, **container},
-                    *({"image": image, "imagePullPolicy": "IfNotPresent", **other} for other in others)]}}
+    def crashing(name: str, *containers: dict) -> dict:
+        return pod(name, scenario.id, *containers, node=node, restart="Always")
 
     def pods() -> list[dict]:
         return cluster.pods(namespace)
 
     def inject() -> None:
-        cluster.create(namespace, crashing(CRASH, image, ["sh", "-c", "echo crashing; exit 1"],
-                                           imagePullPolicy="IfNotPresent"))
-        cluster.create(namespace, crashing(OOM, image, ["sh", "-c", DOUBLING], SIDECAR,
-                                           imagePullPolicy="IfNotPresent",
-                                           resources={"limits": {"memory": "32Mi"}}))
-        cluster.create(namespace, crashing(PULL, ABSENT_IMAGE, ["sh"], imagePullPolicy="Always"))
+        cluster.create(namespace, crashing(CRASH, container(image, "sh", "-c", "echo crashing; exit 1")))
+        cluster.create(namespace, crashing(OOM, container(image, "sh", "-c", DOUBLING,
+                                                          resources={"limits": {"memory": "32Mi"}}),
+                                           container(image, **SIDECAR)))
+        cluster.create(namespace, crashing(PULL, container(ABSENT_IMAGE, "sh", imagePullPolicy="Always")))
         for name in (CRASH, OOM, PULL):
             scenario.defer(f"delete pod {namespace}/{name}", lambda name=name: cluster.delete_pod(namespace, name))
 
