@@ -83,3 +83,10 @@ def _one_live_test_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
             for context in filter(None, contexts):
                 held.enter_context(sharing.exclusive(context.removeprefix("kind-")))
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The main flow first (a throwaway cluster and every scenario, a quarter hour, no lab lock):
+    under -n 2 xdist hands tests out in this order, so it runs beside all the others instead of
+    starting after half of them."""
+    items.sort(key=lambda item: item.path.name != "test_main_flow_live.py")

@@ -6,7 +6,7 @@ With the lab's environment (selftest/run exports it: kind's podman provider, the
 KUBEPROOF_KIND_IMAGE, its probe and tools images) the cluster is kubeproof's own, from
 kubeproof/kind/cluster.yaml; its worker's kubelet gets a filesystem of its own
 (kubeproof/kind/nodefs.py), so nodefs-pressure runs too. Each scenario must pass its eight steps
-(kubeproof/scenario.py prove): fault, field symptom, verdict, restore, nothing left, and the history
+(kubeproof/scenario/runner.py prove): fault, field symptom, verdict, restore, nothing left, and the history
 scan finding the symptom where it happened and nowhere else. The profile's nofile minimum is the
 sandbox's ceiling (docs/lab.md: no process here can have more than 20000 open files).
 

@@ -10,7 +10,7 @@ trimmed here, so the view, the cache and the dumps `python -m kubeproof dump` wr
   object as last applied);
 - for the kinds whose number grows with the cluster's nodes and pods, only the fields listed in
   READ below: what kubeproof/judge, tests_cluster, the inventory (inventory.py) and the
-  scenarios' node choice (scenario.py) read of them, plus what the v1.32 schema requires of a
+  scenarios' node choice (kubeproof/scenario/) read of them, plus what the v1.32 schema requires of a
   field that is kept (a ContainerStatus's imageID and ready, a Deployment's selector) so a dump
   stays valid Kubernetes objects. The rest goes: Node `status.images` and capacity, a pod's
   volumes, env and conditions, a ReplicaSet's template, an Endpoints address's target...;
