@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeproof import profile as profiles
+from kubeproof import gather_sh, profile as profiles
 from kubeproof.judge.node import (cgroups, certs, eviction, hostname, limits, runtime, static_pods, sysctls,
                                   systemd)
 from kubeproof.nodes import gather
@@ -96,6 +96,16 @@ def _process(pid: int, spec: dict) -> str:
                     f"{pid} limit Max open files            {soft}                {hard}                files\n"])
 
 
+def _dirs(name: str) -> list[str]:
+    return re.search(rf"^{name}='([^']*)'", gather_sh.TEXT, re.M)[1].split()
+
+
+def _read_by_gather(path: str) -> bool:
+    """Whether gather.sh's certificates section finds path: anywhere under PKI_DIRS, directly in AGENT_PKI_DIRS."""
+    folder = path.rpartition("/")[0]
+    return any(path.startswith(d + "/") for d in _dirs("PKI_DIRS")) or folder in _dirs("AGENT_PKI_DIRS")
+
+
 def _df(path: str, mounts: dict[str, str]) -> str:
     mount = max((m for m in ["/", *mounts] if path == m or path.startswith(m.rstrip("/") + "/")), key=len)
     device = mounts.get(mount, DISK["device"])
@@ -148,7 +158,7 @@ def node_facts(spec_path: Path) -> NodeFacts:
         "docker-root": ("", 1),
         "containerd-snapshots": ("", 0),
         "df": ("".join(f"@@kubeproof-item {p}\n{_df(p, mounts)}\n\n" for p in disk_paths), 0),
-        "certificates": _items({p: c for p, c in pki.items() if p not in kubeconfigs}),
+        "certificates": _items({p: c for p, c in pki.items() if p not in kubeconfigs and _read_by_gather(p)}),
         # kubeconfig_certificates' grep -H lines: a certificate minted into a kubeconfig is embedded there.
         "kubeconfig-certificates": ("".join(f"{p}:    client-certificate-data: {base64.b64encode(c.encode()).decode()}"
                                             "\n" for p, c in pki.items() if p in kubeconfigs), 0),
@@ -186,6 +196,8 @@ def test_distribution_verdicts(spec_path: Path) -> None:
     assert sorted(set(expect) - set(TESTS)) == [], "expectations name tests_node's tests"
     facts = node_facts(spec_path)
     assert facts.as_dict()["parse_errors"] == {}
+    minted = {c["path"] for c in spec.get("pki", [])}
+    assert sorted(minted - {c["path"] for c in facts.certificates}) == [], "gather.sh reads every certificate minted"
     for name, judge in TESTS.items():
         judgement, want = judge(facts), expect.get(name, "pass")
         got = ("skip" if judgement.skip else "fail" if judgement.problems else "pass")

@@ -26,9 +26,11 @@ DAEMONS=' kubelet k3s-server k3s-agent dockerd containerd crio kube-proxy calico
 # SYSCTLS (the /proc/sys paths the sysctls section reads) is set by gather.py before this script.
 FS_PATHS='/ /var/lib/kubelet /var/lib/docker /var/lib/containerd /var/lib/containers'
 # /srv/kubernetes: kOps's nodeup keeps the cluster CA and the control plane's PKI there;
-# /etc/srv/kubernetes on COS (kOps's PathSrvKubernetes, kube-up's configure-helper.sh).
-PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /var/lib/kubelet/pki /srv/kubernetes /etc/srv/kubernetes /var/lib/rancher/k3s/server/tls
-/var/lib/rancher/rke2/server/tls'
+# /etc/srv/kubernetes on COS (kOps's PathSrvKubernetes, kube-up's configure-helper.sh);
+# /etc/kubernetes/certs: AKS's (AgentBaker's CSE: the cluster CA, kubeletserver.crt, client.crt);
+# /var/lib/minikube/certs: minikube's kubeadm certificatesDir.
+PKI_DIRS='/etc/kubernetes/pki /etc/kubernetes/ssl /etc/kubernetes/certs /var/lib/kubelet/pki /srv/kubernetes /etc/srv/kubernetes
+/var/lib/minikube/certs /var/lib/rancher/k3s/server/tls /var/lib/rancher/rke2/server/tls'
 # k3s/RKE2 (and Rancher's embedded k3s, 004) keep the kubelet's certificates at the top of agent/,
 # beside containerd's state: only that level is read, never the image store below it.
 AGENT_PKI_DIRS='/var/lib/rancher/k3s/agent /var/lib/rancher/rke2/agent'

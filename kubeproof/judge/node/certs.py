@@ -57,10 +57,10 @@ def horizon(facts: NodeFacts, horizon_days: int) -> Judgement:
                         superseded_not_judged=superseded, certificates=[])
     if not certs:
         return found.nothing("no Kubernetes PKI on this node: no certificate under /etc/kubernetes/pki, "
-                             "/etc/kubernetes/ssl, /var/lib/kubelet/pki, kOps's /srv/kubernetes (/etc/srv/kubernetes "
-                             "on COS) or k3s/RKE2's /var/lib/rancher/*/{server/tls,agent}, none embedded in "
-                             "/etc/kubernetes/*.conf, "
-                             "/var/lib/kubelet/kubeconfig or /etc/rancher/*/*.yaml")
+                             "/etc/kubernetes/ssl, AKS's /etc/kubernetes/certs, /var/lib/kubelet/pki, kOps's "
+                             "/srv/kubernetes (/etc/srv/kubernetes on COS), minikube's /var/lib/minikube/certs or "
+                             "k3s/RKE2's /var/lib/rancher/*/{server/tls,agent}, none embedded in "
+                             "/etc/kubernetes/*.conf, /var/lib/kubelet/kubeconfig or /etc/rancher/*/*.yaml")
     if now is None:
         return found.nothing("the facts carry no gathering time to measure validity from")
     # One certificate can sit in several places (the CA in ca.crt and in every kubeconfig): one line.
