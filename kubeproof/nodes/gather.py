@@ -163,8 +163,7 @@ def from_output(node: str, output: str, *, started: datetime, duration: float, d
         detail = detail or next((line for line in output.splitlines() if line.strip()), "no output")
         raise NodeUnreachable(node, f"gathering did not complete: {detail[:300]}")
     facts = parse(output)
-    facts.update(node=node, gathered_at=stamp(started),
-                 duration_s=round(duration, 3))
+    facts.update(node=node, gathered_at=stamp(started), duration_s=round(duration, 3))
     return facts
 
 
