@@ -109,7 +109,7 @@ class Audit:
     def _resolve_nodes(self, probe_image: str, say: Say) -> list[NodeRef]:
         nodes = self.view.list("nodes") if self.target.has_cluster and self.view.has("nodes") else None
         refs = inventory.resolve(self.options, self.target, nodes, tuple(self.dump_facts))
-        pod_refs = [r for r in refs if r.access == inventory.POD_ACCESS]
+        pod_refs = [r for r in refs if r.access == inventory.POD_ACCESS and not r.unavailable]  # no pod for Talos
         if not pod_refs:
             return refs
         from .nodes import gather
@@ -134,7 +134,7 @@ class Audit:
         problems = probe.start([r.name for r in pod_refs], script=gather.script(self.profile), keep=keep,
                                gather_timeout=self.node_timeout, say=say)
         return [dataclasses.replace(r, access=probe.url(r.name), unavailable=problems[r.name])
-                if r.access == inventory.POD_ACCESS else r for r in refs]
+                if r.name in problems else r for r in refs]
 
     def close(self) -> None:
         """Undo what the run created (probe pods, a kind cluster, the work directory)."""

@@ -57,16 +57,31 @@ def _live_access(opts: Options, target: Target) -> str:
     return POD_ACCESS
 
 
+def ungatherable(node: dict) -> str:
+    """Why gather.sh cannot run on node, by what it reports, or "".
+
+    Talos (osImage "Talos (v1.x.y)", its os-release PRETTY_NAME) has "no shell or interactive console"
+    (its README) and no sshd: a probe pod's `chroot /host /bin/sh` finds no shell, ssh no server. Its
+    Pod Security default (enforce baseline outside kube-system) is not what stops it: the probe
+    namespace is labelled privileged."""
+    image = ((node.get("status") or {}).get("nodeInfo") or {}).get("osImage") or ""
+    if image.startswith("Talos"):
+        return (f"{image} has no shell on the host and no sshd: gather.sh cannot run there (a probe pod's "
+                "chroot /host finds no /bin/sh), so the node's facts cannot be gathered")
+    return ""
+
+
 def _ref_for(node: dict, access: str) -> NodeRef:
     name = node["metadata"]["name"]
     roles = roles_of(node)
-    if access == "kind":
-        return NodeRef(name, roles, kind.node_url(name))
-    if access == "ssh":
-        return NodeRef(name, roles, f"ssh://{name}")
     if access == DUMP_ACCESS:
         return NodeRef(name, roles, DUMP_ACCESS)
-    return NodeRef(name, roles, POD_ACCESS, root="/host")
+    why = ungatherable(node)
+    if access == "kind":
+        return NodeRef(name, roles, kind.node_url(name), unavailable=why)
+    if access == "ssh":
+        return NodeRef(name, roles, f"ssh://{name}", unavailable=why)
+    return NodeRef(name, roles, POD_ACCESS, root="/host", unavailable=why)
 
 
 def resolve(opts: Options, target: Target, nodes: list[dict] | None,
