@@ -12,7 +12,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -64,16 +66,24 @@ def dump(tmp_path_factory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def pair(dump: Path, tmp_path_factory) -> Path:
+    """The same dump with this host's facts standing for worker-1 too: node findings read the same on both."""
+    directory = tmp_path_factory.mktemp("pair") / "dump"
+    shutil.copytree(dump, directory)
+    shutil.copy(directory / "nodes-facts" / "cp-1.json", directory / "nodes-facts" / "worker-1.json")
+    return directory
+
+
 def run(pytester: pytest.Pytester, dump: Path, *args: str, fail_blocker: bool = True,
-        subprocess_run: bool = False) -> tuple[pytest.RunResult, Path]:
+        subprocess_run: bool = False, nodes: str = "kubernetes.io/hostname=cp-1") -> tuple[pytest.RunResult, Path]:
     pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n    suite_cluster:cluster\n")
     for path, body in SUITES.items():
         (pytester.path / path).parent.mkdir(exist_ok=True)
         (pytester.path / path).write_text(body.replace("{fail_blocker}", str(fail_blocker)))
     reports = pytester.path / "out"
     runner = pytester.runpytest_subprocess if subprocess_run else pytester.runpytest
-    result = runner(f"--from-dump={dump}", f"--report-dir={reports}", "--nodes=kubernetes.io/hostname=cp-1",
-                    *args)
+    result = runner(f"--from-dump={dump}", f"--report-dir={reports}", f"--nodes={nodes}", *args)
     runs = sorted(reports.iterdir()) if reports.exists() else []
     return result, (runs[-1] if runs else reports)
 
@@ -289,6 +299,93 @@ def test_html_links_every_field_report_to_its_source(pytester, dump) -> None:
     assert "seeds/" not in "".join(page.text.values()), "no path inside the repository stands for a source"
 
 
+GLANCE_NODE_SUITE = '''
+import pytest
+from kubeproof.judge.judgement import Judgement
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_limits(node, verdict):
+    verdict.fail_if(["containerd (pid 7) hard nofile 65536 < 102400 minimum (short by 36864) <b>bold</b>",
+                     "kubelet (pid 9) hard nofile 1024 < 102400 minimum (short by 101376)"])
+
+@pytest.mark.failure("cert-expiry")
+def test_certificates(node, verdict):
+    verdict.conclude(Judgement([], {"now": "2026-09-14T12:00:00Z", "certificates": [
+        {"subject": "CN=etcd", "not_after": "2027-09-14T12:00:00Z", "places": ["/etc/kubernetes/pki/etcd.crt"]},
+        {"subject": "CN=kube-apiserver", "not_after": "2026-10-14T12:00:00Z",
+         "places": ["/etc/kubernetes/pki/apiserver.crt"]}]}))
+
+@pytest.mark.failure("namespace-stuck")
+def test_control_plane_only(node, verdict):
+    verdict.conclude(Judgement([], {}, skip="not a control-plane node"))
+'''
+GLANCE_CLUSTER_SUITE = '''
+import pytest
+from kubeproof.judge.judgement import Judgement
+
+@pytest.mark.failure("critical-pod-eviction")
+def test_agents(cluster, verdict):
+    verdict.conclude(Judgement(["DaemonSet kube-system/kindnet has no priority class"], {},
+        offenders=[{"daemonset": "kindnet", "namespace": "kube-system", "priorityClassName": None}]))
+'''
+
+
+def region(html: str, element_id: str) -> str:
+    """The text of the element with that id (one not nesting its own tag), as a reader reads it."""
+    found = re.search(rf"<(\w+) id={element_id}[ >].*?</\1>", html, re.S)
+    assert found, f"no element #{element_id}"
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(0))).split())
+
+
+def test_html_and_md_give_the_audit_at_a_glance(pytester, pair) -> None:
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n    suite_cluster:cluster\n")
+    for suite, text in (("suite_node", GLANCE_NODE_SUITE), ("suite_cluster", GLANCE_CLUSTER_SUITE)):
+        (pytester.mkdir(suite) / f"test_{suite}.py").write_text(text)
+    reports = pytester.path / "out"
+    pytester.runpytest(f"--from-dump={pair}", f"--report-dir={reports}").assert_outcomes(
+        failed=3, passed=2, skipped=2)
+    html = next(reports.glob("*/audit.html")).read_text()
+    md = next(reports.glob("*/audit.md")).read_text()
+    catalog = catalogs.load()
+    blockers, criticals = (sum(e.severity == s for e in catalog.entries) for s in ("blocker", "critical"))
+
+    # The banner: the run's verdict, the gate, failure ids per severity: failing, waived, passed, not judged.
+    banner = region(html, "verdict")
+    assert banner.startswith("FAIL Gate failed: fails on minor and above."), banner
+    assert "severity failing waived passed not judged" in banner
+    assert f"blocker 1 0 1 {blockers - 2} critical 1 0 0 {criticals - 1}" in banner, banner
+    assert f"| blocker | 1 | 0 | 1 | {blockers - 2} |" in md
+    # One row per failing id: where, the worst measured value (the widest gap, not the first line), the remediation.
+    summary = region(html, "summary")
+    assert summary.count(catalog["nofile-exhaustion"].remediation) == 1
+    assert ("nofile-exhaustion Open-file limit of 1024 breaks calico and the pod network blocker FAIL 2/2 nodes "
+            "kubelet (pid 9) hard nofile 1024 < 102400 minimum (short by 101376) (worst of 2 problems) - ") in summary  # -: no history test looked
+    assert "critical-pod-eviction" in summary and " kube-system/kindnet " in summary
+    assert ("| [nofile-exhaustion](#nofile-exhaustion) | blocker | FAIL | 2/2 nodes | kubelet (pid 9) hard nofile "
+            "1024 < 102400 minimum (short by 101376) (worst of 2 problems) |") in md
+    # Escaped, never markup: a value holding HTML stays text.
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    # The passing checks in one table, with what they measured.
+    passed = region(html, "passed")
+    assert ("cert-expiry blocker test_certificates 2/2 nodes earliest notAfter 2026-10-14T12:00:00Z, 30.0 days left "
+            "(CN=kube-apiserver, node cp-1) of 4 certificates") in passed, passed
+    assert "| `suite_node/test_suite_node.py::test_certificates` | 2/2 nodes | earliest notAfter 2026-10-14T12:00:00Z" in md
+    # The same finding on both nodes once, naming both; a skip reason naming each node once.
+    page = Page(html)
+    assert page.text["nofile-exhaustion"].count("short by 101376") == 1
+    assert "FAIL 2/2 nodes — suite_node/test_suite_node.py::test_limits" in page.text["nofile-exhaustion"]
+    assert "- **FAIL** 2/2 nodes — `suite_node/test_suite_node.py::test_limits`, the same on each (shown for cp-1)" in md
+    assert region(html, "skipped") == "2 tests skipped: node <node>: not a control-plane node"
+    assert "- 2 tests skipped: node <node>: not a control-plane node" in md
+    # What "happened here" counts, said once.
+    assert region(html, "legend").startswith("Happened here: how often the failure's field symptoms")
+    assert "*Happened here:* how often" in md
+    # Nothing of the machine that ran it: the dump by its name, no temporary or working directory.
+    for text in (html, md):
+        assert str(pair) not in text and str(pytester.path) not in text and tempfile.gettempdir() + "/" not in text
+    assert "Target: dump dump." in md
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -309,17 +406,59 @@ def _screenshot(page: Path, shot: Path, profile: Path) -> bytes:
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# Added to a copy of audit.html (which runs no script): what Chromium laid out, as JSON on <body>.
+LAYOUT = """<script>addEventListener("load", () => {
+  const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, height: r.height}; };
+  const rows = selector => [...document.querySelectorAll(selector)].map(tr => [...tr.cells].map(c => c.innerText.trim()));
+  const banner = document.getElementById("verdict");
+  document.body.dataset.layout = JSON.stringify({
+    banner: banner && {...box(banner), text: banner.innerText, background: getComputedStyle(banner).backgroundColor},
+    severities: rows("#severities tr"), failing: rows("#summary tr"),
+    shared: [...document.querySelectorAll(".result.shared > p:first-child")].map(p => ({...box(p), text: p.innerText})),
+    sections: Object.fromEntries([...document.querySelectorAll("section")].map(s => [s.id, s.innerText]))});
+});</script>"""
+
+
+def _layout(page: Path, profile: Path) -> dict:
+    probed = page.with_name("probed.html")
+    probed.write_text(page.read_text().replace("</body>", LAYOUT + "</body>"))
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,1400",
+                          "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-layout="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    return json.loads(unescape(found.group(1)))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 @pytest.mark.skipif(not _cjk_families(), reason="needs a CJK font: Debian's fonts-noto-cjk")
-def test_html_renders_its_summary_and_chinese_titles_in_headless_chromium(pytester, dump, tmp_path) -> None:
-    _, directory = run(pytester, dump)
+def test_html_renders_its_banner_grouping_and_chinese_titles_in_headless_chromium(pytester, pair, tmp_path) -> None:
+    _, directory = run(pytester, pair, nodes="kubernetes.io/hostname in (cp-1,worker-1)")
     page = directory / "audit.html"
     html = page.read_text()
-    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    assert '<table id="summary">' in dom and "nofile-exhaustion" in dom and "FAIL" in dom
+    layout = _layout(page, tmp_path / "profile")
+    catalog = catalogs.load()
+    # The banner, drawn at the top of the first screen in the failing colour: the verdict, the gate, and
+    # failure ids per severity (nofile-exhaustion, a blocker, and storage-driver, minor, fail; namespace-stuck passes).
+    banner = layout["banner"]
+    assert banner and 0 <= banner["top"] < banner["bottom"] < 600, banner
+    assert banner["background"] == "rgb(255, 235, 233)", banner
+    assert banner["text"].split()[:6] == ["FAIL", "Gate", "failed:", "fails", "on", "minor"], banner["text"]
+    not_judged = {s: sum(e.severity == s for e in catalog.entries) for s in ("blocker", "normal", "minor")}
+    assert layout["severities"][0] == ["severity", "failing", "waived", "passed", "not judged"]
+    assert ["blocker", "1", "0", "0", str(not_judged["blocker"] - 1)] in layout["severities"]
+    assert ["normal", "0", "0", "1", str(not_judged["normal"] - 1)] in layout["severities"]
+    assert ["minor", "1", "0", "0", str(not_judged["minor"] - 1)] in layout["severities"]
+    assert layout["severities"][-1][:4] == ["all", "2", "0", "1"]
+    assert [row[:4] for row in layout["failing"][1:]] == [
+        ["nofile-exhaustion\n" + catalog["nofile-exhaustion"].title, "blocker", "FAIL", "2/2 nodes"],
+        ["storage-driver\n" + catalog["storage-driver"].title, "minor", "FAIL", "2/2 nodes"]]
+    # Each finding reads the same on both nodes: shown once, for both, in its section.
+    assert [s["text"] for s in layout["shared"]] == ["FAIL 2/2 nodes — suite_node/test_node.py::test_nofile",
+                                                      "FAIL 2/2 nodes — suite_node/test_node.py::test_driver"]
+    assert all(s["height"] > 0 for s in layout["shared"])
+    assert layout["sections"]["nofile-exhaustion"].count("kubelet nofile 1024 < 102400") == 1
+    assert layout["sections"]["storage-driver"].count("docker storage driver devicemapper") == 1
     # The report names its CJK faces itself, and one of them is installed.
     stack = re.search(r"font:[^;]*?px/[\d.]+ ([^;}]*)", html).group(1)
     named = {family.strip().strip('"') for family in stack.split(",")}

@@ -253,6 +253,7 @@ def local_paths(doc: dict, escape: Callable[[str], str] = str) -> Callable[[str]
             places.setdefault(str(path), shown)
             places.setdefault(os.path.realpath(path), shown)
     longest = sorted(places, key=len, reverse=True)
-    pattern = re.compile("|".join(re.escape(escape(p)) for p in longest) + r"(?![\w.-])")
+    # Whole paths only: not inside a URL's path or a longer name (a full stop may end the sentence).
+    pattern = re.compile(r"(?<![\w.~/-])(?:" + "|".join(re.escape(escape(p)) for p in longest) + r")(?![\w-]|\.\w)")
     by_text = {escape(p): escape(places[p]) for p in longest}
     return lambda text: pattern.sub(lambda m: by_text[m.group(0)], text)

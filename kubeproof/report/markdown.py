@@ -38,7 +38,7 @@ def _glance(doc: dict, failures: list[dict]) -> list[str]:
     else:
         out.append("Nothing fails.")
     window = glance.happened_window(failures)
-    out += ["", "*Happened here*: how often the failure's field symptoms (the catalog's patterns) were seen on "
+    out += ["", "*Happened here:* how often the failure's field symptoms (the catalog's patterns) were seen on "
             f"this target{f' within the last {window} days' if window else ''}, in the nodes' kernel log, the "
             "kubelet's and the container runtime's journals and the cluster's Events, read by the history tests. "
             "A number above 0 means it already happened here, not only that it could; \"at least\": a log held "
