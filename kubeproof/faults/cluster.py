@@ -18,6 +18,7 @@ from kubernetes import utils as k8s_utils
 from kubernetes.client.exceptions import ApiException
 
 from ..kube import client as kube_client
+from ..kube.admission import in_new_namespace
 from ..errors import FaultError
 from ..nodes.probe import MANAGED_BY
 from ..waiting import wait_for
@@ -74,7 +75,7 @@ class Cluster:
     def create(self, namespace: str, manifest: dict) -> None:
         what = f"create {manifest['kind']} {namespace}/{manifest['metadata']['name']}"
         try:
-            k8s_utils.create_from_dict(self.api, manifest, namespace=namespace)
+            in_new_namespace(lambda: k8s_utils.create_from_dict(self.api, manifest, namespace=namespace))
         except k8s_utils.FailToCreateError as failure:
             raise FaultError(f"{what}: " + "; ".join(
                 f"HTTP {e.status} {e.reason}: {_message(e)}" for e in failure.api_exceptions)[:400]) from None

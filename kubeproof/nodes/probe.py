@@ -33,6 +33,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ..errors import InsufficientPermission, KubeproofError
 from ..kube import client as kube_client
+from ..kube.admission import in_new_namespace
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubeproof"}
 SESSION_LABEL = "kubeproof.io/session"
@@ -213,8 +214,8 @@ class ProbePods:
 
     def _create(self, node: str, script: str) -> str:
         try:
-            self.core.create_namespaced_pod(self.namespace, pod_manifest(
-                node, self.namespace, self.session, self.image, script), _request_timeout=kube_client.REQUEST_TIMEOUT)
+            in_new_namespace(lambda: self.core.create_namespaced_pod(self.namespace, pod_manifest(
+                node, self.namespace, self.session, self.image, script), _request_timeout=kube_client.REQUEST_TIMEOUT))
         except ApiException as exc:
             return f"probe pod not created (create pods: {_refusal(exc)}): {WAY_OUT}"
         except (urllib3.exceptions.HTTPError, OSError) as exc:
