@@ -131,8 +131,9 @@ class Audit:
             SessionCache(self.cache.directory).get_or_compute(_facts_key(node), lambda: facts)
             return ""
 
+        # --node-timeout bounds both halves of a node's gathering by probe pod: its start and its script.
         problems = probe.start([r.name for r in pod_refs], script=gather.script(self.profile), keep=keep,
-                               gather_timeout=self.node_timeout, say=say)
+                               timeout=self.node_timeout, gather_timeout=self.node_timeout, say=say)
         return [dataclasses.replace(r, access=probe.url(r.name), unavailable=problems[r.name])
                 if r.name in problems else r for r in refs]
 

@@ -254,7 +254,9 @@ def test_a_pod_access_audit_gathers_every_node_from_logs_without_exec(tmp_path) 
 
     if not (CONTEXT or "").startswith("kind-kubeproof-lab"):
         pytest.skip("the API server's audit log is read from the lab's control-plane node")
-    proc, pod = audit(tmp_path, f"--kube-context={CONTEXT}", "--node-access=pod", "-n", "2", "tests_node")
+    # room for probe pods to start on a loaded machine (CI once needed more than the default 120 s)
+    proc, pod = audit(tmp_path, f"--kube-context={CONTEXT}", "--node-access=pod", "--node-timeout=300", "-n", "2",
+                      "tests_node")
     assert pod, proc.stdout[-3000:] + proc.stderr[-3000:]
     namespace = re.search(r"starting \d+ probe pods in namespace (\S+)", proc.stdout)[1]
     assert f"facts of {len(nodes())} nodes read from their logs" in proc.stdout
