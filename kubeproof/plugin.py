@@ -112,9 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # An installed kubeproof run where no pytest settings name suites: audit with its own suites.
         # Their common root as the one path keeps test ids as in a checkout (tests_node/...).
         config.args = [str(home.root())]
-    in_process = scheduling.one_unit_in_process(config, suites_in_run(config))
-    if in_process and config.option.verbose >= 0:
-        print(in_process, file=sys.stderr)
+    fitted = scheduling.fit_workers(config, suites_in_run(config))
+    if fitted and config.option.verbose >= 0:
+        print(fitted, file=sys.stderr)
     config.addinivalue_line("markers", "failure(id): the documented failure (catalog id) this test guards")
     config.stash[AUDIT] = None
     config.stash[SKIP_REASONS] = {}
@@ -289,7 +289,9 @@ def pytest_make_collect_report(collector: pytest.Collector):
     report = yield
     if report.passed:
         dirs = suite_dirs(collector.config)
-        problems = sorted({p for item in report.result if isinstance(item, pytest.Item)
+        # One item per test function: its parameters (5,000 nodes) share its declaration.
+        functions = {item.nodeid.split("[")[0]: item for item in report.result if isinstance(item, pytest.Item)}
+        problems = sorted({p for item in functions.values()
                            for p in _declaration_problems(item, suite_of(item.path, dirs))})
         if problems:
             report.outcome = "failed"
@@ -303,8 +305,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reasons = config.stash[SKIP_REASONS]
     dirs = suite_dirs(config)
     audit = config.stash.get(AUDIT, None)
+    suites: dict[Path, str | None] = {}  # by file: walking each item's parents showed at 5,000 nodes
     for item in items:
-        suite = item.stash[SUITE] = suite_of(item.path, dirs)
+        if item.path not in suites:
+            suites[item.path] = suite_of(item.path, dirs)
+        suite = item.stash[SUITE] = suites[item.path]
         why = reasons.get(suite)
         if why:  # first, so it is the reason given, not pytest's "got empty parameter set"
             item.add_marker(pytest.mark.skip(reason=why), append=False)

@@ -10,9 +10,11 @@ other workers. Test ids stay as they are (unlike `--dist loadgroup`, which appen
 every id).
 
 Applied when xdist distributes by `load`, what `-n` implies; an explicit other `--dist` mode is
-the user's choice and kept. When the cluster suite is all that runs, there is one unit of work
-and nothing to spread: the run stays in the pytest process, as under `-n 0`, instead of starting
-workers of which one would work (each costs a second of CPU to start, docs/benchmark.md).
+the user's choice and kept. Every worker starts Python, imports pytest and kubeproof and collects
+every test of the run (130,000 at 5,000 nodes), so a worker that would wait on nothing only adds
+that work (docs/benchmark.md): when the cluster suite is all that runs, there is one unit of work
+and the run stays in the pytest process, as under `-n 0`; a dump is judged from local files, so
+it gets no more workers than CPUs (what `-n auto` counts), and none when that is one.
 """
 
 from __future__ import annotations
@@ -37,26 +39,69 @@ class SuiteScheduling(LoadScopeScheduling):
         super().__init__(config, log)
         self._cluster_dirs, self._node_dirs = cluster_dirs, node_dirs
         self._root = config.rootpath
+        self._suites: dict[str, str | None] = {}
+        self._indexes: dict[str, int] | None = None
 
     def _split_scope(self, nodeid: str) -> str:
-        path = (self._root / nodeid.split("::", 1)[0]).resolve()
-        if any(path == d or d in path.parents for d in self._cluster_dirs):
+        suite = self._suite_of_file(nodeid.split("::", 1)[0])
+        if suite == "cluster":
             return CLUSTER_UNIT
-        if nodeid.endswith("]") and any(path == d or d in path.parents for d in self._node_dirs):
+        if suite == "node" and nodeid.endswith("]"):
             return "kubeproof: node tests [" + nodeid.rsplit("[", 1)[1]
         return nodeid
 
+    def _suite_of_file(self, file: str) -> str | None:
+        """Once per file: xdist asks for every test and again as each completes, and resolving its
+        path each time was a quarter of the controller's CPU at 200 nodes."""
+        if file not in self._suites:
+            path = (self._root / file).resolve()
+            self._suites[file] = next((suite for suite, dirs in (("cluster", self._cluster_dirs),
+                                                                ("node", self._node_dirs))
+                                       if any(path == d or d in path.parents for d in dirs)), None)
+        return self._suites[file]
 
-def one_unit_in_process(config: pytest.Config, suites: set[str]) -> str | None:
-    """Before xdist starts its workers: turn distribution off when the run is one unit of work
-    (only the cluster suite); returns what to tell the user, None when workers are kept."""
+    # xdist's LoadScopeScheduling keeps every unit a worker ever had and counts their pending tests
+    # at each test's end, and finds each test's index by a scan of the collection: both grow with
+    # the run (units x tests), at 2,000 nodes most of the controller's time. Here a finished unit
+    # leaves the worker's workload and indexes come from one dict.
+
+    def mark_test_complete(self, node, item_index: int, duration: float = 0) -> None:
+        nodeid = self.registered_collections[node][item_index]
+        workload = self.assigned_work[node]
+        scope = self._split_scope(nodeid)
+        workload[scope][nodeid] = True
+        if all(workload[scope].values()):
+            del workload[scope]
+        self._reschedule(node)
+
+    def _assign_work_unit(self, node) -> None:
+        scope, work_unit = self.workqueue.popitem(last=False)
+        self.assigned_work.setdefault(node, {})[scope] = work_unit
+        if self._indexes is None:  # every registered collection is this one (xdist checks)
+            self._indexes = {nodeid: i for i, nodeid in enumerate(self.collection)}
+        node.send_runtest_some([self._indexes[nodeid] for nodeid, done in work_unit.items() if not done])
+
+
+def fit_workers(config: pytest.Config, suites: set[str]) -> str | None:
+    """Before xdist starts its workers: no more of them than can work (module docstring). Returns
+    what to tell the user, None when -n is kept."""
     numprocesses = config.getoption("numprocesses", None)
-    if (suites != {"cluster"} or not numprocesses or config.getoption("dist", "no") != "load"
+    if (not numprocesses or config.getoption("dist", "no") != "load"
             or hasattr(config, "workerinput")):  # a worker's options are its controller's
         return None
-    config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
-    return (f"kubeproof: only the cluster suite runs, one unit of work for one process: -n {numprocesses} "
-            "starts no workers")
+    if suites == {"cluster"}:
+        workers, why = 0, "only the cluster suite runs, one unit of work for one process"
+    elif config.getoption("from_dump", None):
+        cpus = config.hook.pytest_xdist_auto_num_workers(config=config)
+        workers, why = (0 if cpus < 2 else cpus), f"a dump is judged from local files ({cpus} CPUs)"
+        if workers >= numprocesses:
+            return None
+    else:
+        return None
+    config.option.numprocesses, config.option.tx = workers, config.option.tx[:workers]
+    if not workers:
+        config.option.dist = "no"
+    return f"kubeproof: {why}: -n {numprocesses} starts {workers or 'no'} worker{'s' * (workers != 1)}"
 
 
 def make_scheduler(config: pytest.Config, suite_dirs: dict[Path, str], log) -> SuiteScheduling | None:

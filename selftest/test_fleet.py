@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -121,3 +122,59 @@ def test_under_xdist_a_nodes_tests_are_one_unit_of_work(pytester, dump) -> None:
     assert len(workers) == NODES, result.stdout.str()
     assert all(len(w) == 1 for w in workers.values()), workers
     assert len(set().union(*workers.values())) == 2, workers
+
+
+@pytest.mark.parametrize(("cpus", "said", "workers"), [("2", "-n 4 starts 2 workers", {"gw0", "gw1"}),
+                                                       ("1", "-n 4 starts no workers", set())])
+def test_a_dump_gets_no_more_workers_than_cpus(pytester, dump, monkeypatch, cpus, said, workers) -> None:
+    """A dump is judged from local files: workers past the CPUs (what -n auto counts) would each start and
+    collect every test for nothing; the tests and outcomes stay."""
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", cpus)
+    result, _ = _run(pytester, dump, "-n", "4", "-v")
+    assert f"kubeproof: a dump is judged from local files ({cpus} CPUs): {said}" in result.stderr.str()
+    assert set(re.findall(r"^\[(gw\d+)\] ", result.stdout.str(), re.M)) == workers
+
+
+class _Worker:
+    """What the scheduler sees of an xdist worker: the tests it is sent."""
+
+    def __init__(self, name: str) -> None:
+        self.gateway = SimpleNamespace(id=name)
+        self.sent: list[int] = []
+        self.shutting_down = False
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def test_the_scheduler_sends_each_test_once_and_forgets_finished_units(tmp_path) -> None:
+    """scheduling.SuiteScheduling: a node's tests are one unit; a finished unit leaves the worker's
+    workload (xdist's own kept them all and recounted them after every test)."""
+    from kubeproof.scheduling import SuiteScheduling
+
+    suite = tmp_path / "suite_node"
+    suite.mkdir()
+    config = SimpleNamespace(rootpath=tmp_path, getvalue=lambda name: ["popen", "popen"],
+                             option=SimpleNamespace(loadscopereorder=True))
+    nodes = [f"node-{i:05d}" for i in range(6)]
+    collection = [f"suite_node/test_a.py::{test}[{n}]" for test in ("test_x", "test_y") for n in nodes]
+    scheduler = SuiteScheduling(config, cluster_dirs=[], node_dirs=[suite.resolve()])
+    workers = [_Worker("gw0"), _Worker("gw1")]
+    for worker in workers:
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, collection)
+    scheduler.schedule()
+    while not scheduler.tests_finished:
+        for worker in workers:
+            pending = [t for unit in scheduler.assigned_work[worker].values() for t, done in unit.items() if not done]
+            if pending:
+                scheduler.mark_test_complete(worker, collection.index(pending[0]))
+            assert all(not all(unit.values()) for unit in scheduler.assigned_work[worker].values())
+    sent = sorted(i for w in workers for i in w.sent)
+    assert sent == list(range(len(collection)))
+    for worker in workers:  # a node's two tests went to the same worker
+        assert {collection[i].rsplit("[", 1)[1] for i in worker.sent}.isdisjoint(
+            {collection[i].rsplit("[", 1)[1] for w in workers if w is not worker for i in w.sent})
