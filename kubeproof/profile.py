@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from . import yamlfile
 from .errors import KubeproofError
 from .gather_sh import SYSCTLS
 
@@ -37,10 +37,7 @@ class Profile(dict):
 
 
 def _read(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8
-        raise KubeproofError(f"cannot read profile {path}: {' '.join(str(exc).split())}") from None
+    data = yamlfile.read(path, "profile")
     if data is None:
         return {}
     if not isinstance(data, dict):

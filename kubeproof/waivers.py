@@ -17,12 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
 
-from . import catalog as catalogs
+from . import catalog as catalogs, yamlfile
 from .errors import KubeproofError
 from .report.reading import object_name
 from .report.records import Result
@@ -51,14 +49,7 @@ class Waiver:
 
 def load(path: str, today: date) -> tuple[Waiver, ...]:
     """The file's waivers, each judged live or expired as of `today`; any mistake is one line."""
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise KubeproofError(f"--waivers {path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where else ""
-        raise KubeproofError(f"--waivers {path}: not YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    document = yamlfile.read(path, "--waivers")
     if not (isinstance(document, dict) and set(document) == {"waivers"} and isinstance(document["waivers"], list)):
         raise KubeproofError(f"--waivers {path}: expected one key, waivers, holding a list of waivers")
     return tuple(_waiver(path, number, raw, today) for number, raw in enumerate(document["waivers"], 1))

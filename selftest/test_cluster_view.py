@@ -256,7 +256,7 @@ def test_missing_and_broken_kubeconfig(tmp_path):
     broken.write_text("clusters: [\n  - name: a\n")
     with pytest.raises(KubeproofError) as error:
         api_client(str(broken), None)
-    assert re.fullmatch(rf"cannot read kubeconfig {broken}: not YAML \(line \d+\)", _one_line(error))
+    assert re.fullmatch(rf"cannot read kubeconfig {broken}: not YAML at line \d+: .+", _one_line(error))
 
 
 def test_unknown_context_and_no_current_context(kubeconfig, tmp_path):

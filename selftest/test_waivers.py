@@ -158,7 +158,7 @@ def test_a_cluster_test_is_waived_only_when_the_glob_covers_every_offender(
     (f"waivers:\n  - failure: no-such-failure\n    reason: r\n    expires: {LIVE}\n", "'no-such-failure' is not a catalog id"),
     (f"waivers:\n  - failure: nofile-exhaustion\n    expires: {LIVE}\n", "waiver 1: reason is missing"),
     (f"waivers:\n  - failure: nofile-exhaustion\n    reason: r\n    expires: {LIVE}\n    node: x\n", "unknown key 'node'"),
-    (None, "cannot read it"),
+    (None, "cannot read --waivers"),
 ])
 def test_a_malformed_waivers_file_is_one_line_before_any_test(pytester: pytest.Pytester, tmp_path: Path,
                                                              text: str | None, fragment: str) -> None:

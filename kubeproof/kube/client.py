@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 import orjson
 import urllib3
-import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import incluster_config, new_client_from_config
 from kubernetes.config.config_exception import ConfigException
 
+from .. import yamlfile
 from ..errors import InsufficientPermission, KubeproofError, Unavailable
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -41,15 +41,7 @@ def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
 
 
 def _read_kubeconfig(path: str) -> dict:
-    try:
-        with open(os.path.expanduser(path)) as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise KubeproofError(f"cannot read kubeconfig {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where else ""
-        raise KubeproofError(f"cannot read kubeconfig {path}: not YAML{line}") from None
+    data = yamlfile.read(path, "kubeconfig")
     if not isinstance(data, dict):
         raise KubeproofError(f"cannot read kubeconfig {path}: not a kubeconfig (expected a YAML mapping)")
     return data
