@@ -81,6 +81,10 @@ apiServer:
 # kubeproof judges what the kubelet runs, not only its --config file (docs/lab.md):
 # the first worker keeps kubeadm's --config and gets its eviction settings from a drop-in; the
 # second runs on drop-ins alone (its kubeadm config moved into the directory, no --config).
+# Every kubeadm config.yaml also asks the kubelet (1.33+) to fill in the default signals kind's evictionHard
+# leaves out: /configz shows it did on the nodes with a --config file, and did not on the drop-ins-only
+# worker, where the setting sits in a drop-in and does nothing; the judges must say the same.
+MERGE_DEFAULTS_PATCH = "kind: KubeletConfiguration\nmergeDefaultEvictionSettings: true\n"
 EVICTION_DROP_IN = "50-kubeproof-lab-eviction.conf"
 EVICTION_DROP_IN_TEXT = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
                          "evictionHard:\n  memory.available: 200Mi\n")
@@ -113,6 +117,8 @@ def _config(path: Path, release: pins.Release) -> bool:
             "hostPath": str(eviction), "containerPath": f"{nodeimage.DROP_IN_DIR}/{EVICTION_DROP_IN}", "readOnly": True}]
     config["nodes"] = control_planes + workers
     config.setdefault("kubeadmConfigPatches", []).append(AUDIT_PATCH)
+    if nodeimage.has_drop_in_dir(release):
+        config["kubeadmConfigPatches"].append(MERGE_DEFAULTS_PATCH)
     # A new node image means a new cluster: the recipe is part of what `up` compares.
     text = (f"# node image {release.node_image}, recipe {nodeimage.current_recipe(release)}\n"
             + yaml.safe_dump(config, sort_keys=False))
