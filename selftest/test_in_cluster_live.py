@@ -118,6 +118,15 @@ def names(kind: str) -> set[str]:
     return set(kubectl("get", kind, "-o", "name").split())
 
 
+def settled(kind: str, expected: set[str], timeout: float = 180) -> set[str]:
+    """The names of kind once they are the expected ones, else as they are after timeout: a probe
+    namespace the Job deleted on its way out may still be terminating (minutes on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while (found := names(kind)) != expected and time.monotonic() < deadline:
+        time.sleep(2)
+    return found
+
+
 def owned(stream: str, existing: set[str]) -> str:
     """The objects of stream that were not on the cluster before (the lab's other selftests apply the
     same ClusterRoles and keep them)."""
@@ -160,7 +169,8 @@ def test_cronjob_audits_the_cluster_it_runs_in_and_gates_on_fail_on(image: str):
                           )["status"].get("failed") == 1  # what cluster alerting sees
 
         # Nothing left but the CronJob's own objects: no probe namespace, no pod elsewhere.
-        assert names("namespaces") == namespaces_before | {f"namespace/{NAMESPACE}"}
+        expected = namespaces_before | {f"namespace/{NAMESPACE}"}
+        assert settled("namespaces", expected) == expected
         assert pods_outside_kubeproof() == pods_before
     finally:
         kubectl("delete", "--wait", "--ignore-not-found", "-f", "-", stdin=owned(passing, rbac_before))

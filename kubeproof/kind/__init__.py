@@ -79,22 +79,34 @@ def cluster_of_context(context: str | None) -> str | None:
     return context[len("kind-"):] if context and context.startswith("kind-") else None
 
 
+# kubeadm inside kind gives up on an API server slow to answer (CI on a loaded machine: "could not
+# bootstrap the admin user ... context deadline exceeded"): a second try, from scratch, is cheap.
+CREATE_ATTEMPTS = 2
+
+
 def exists(cluster: str) -> bool:
     result = _run(["kind", "get", "clusters"], timeout=30)
     return cluster in result.stdout.split()
 
 
-def create(cluster: str, kubeconfig: Path, say: Callable[[str], None], *, wait: str = "180s") -> None:
+def create(cluster: str, kubeconfig: Path, say: Callable[[str], None], *, wait: str = "180s",
+           attempts: int = CREATE_ATTEMPTS) -> None:
     # kind writes progress to stderr; leave it on the terminal so a person sees what happens.
     image = os.environ.get(IMAGE_ENV)
     try:
-        result = subprocess.run(
-            ["kind", "create", "cluster", "--name", cluster, "--config", str(CLUSTER_CONFIG),
-             "--kubeconfig", str(kubeconfig), "--wait", wait, *(["--image", image] if image else [])],
-            stdout=subprocess.PIPE, stderr=None, text=True,
-        )
-        if result.returncode != 0:
-            raise KubeproofError(f"kind could not create cluster {cluster} (exit {result.returncode}); see its output above")
+        for attempt in range(1, attempts + 1):
+            result = subprocess.run(
+                ["kind", "create", "cluster", "--name", cluster, "--config", str(CLUSTER_CONFIG),
+                 "--kubeconfig", str(kubeconfig), "--wait", wait, *(["--image", image] if image else [])],
+                stdout=subprocess.PIPE, stderr=None, text=True,
+            )
+            if result.returncode == 0:
+                break
+            failed = f"kind could not create cluster {cluster} (exit {result.returncode})"
+            if attempt == attempts:
+                raise KubeproofError(f"{failed}; see its output above")
+            say(f"kubeproof: {failed}; deleting what it made and trying once more")
+            delete(cluster, say)
         _own_nodefs(cluster, kubeconfig, say)
     except BaseException:  # a Ctrl-C kills kind half way, or comes before the run owns the cluster
         delete(cluster, say)
