@@ -1,6 +1,6 @@
 """Has it already happened here? Each failure's field symptoms in the cluster's Events over the
 profile's history_days, per node where an Event names one (issue 15): one test per failure id with a
-pattern for Events (selftest/test_history.py checks they are all here)."""
+pattern for Events (selftest/offline/test_history.py checks they are all here)."""
 
 import pytest
 

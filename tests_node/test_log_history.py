@@ -1,6 +1,6 @@
 """Has it already happened here? Each failure's field symptoms in the node's kernel log and the
 kubelet's and the container runtime's journals over the profile's history_days (issue 15): one test
-per failure id with a pattern for a node log (selftest/test_history.py checks they are all here)."""
+per failure id with a pattern for a node log (selftest/offline/test_history.py checks they are all here)."""
 
 import pytest
 

@@ -18,7 +18,7 @@ trimmed here, so the view, the cache and the dumps `python -m kubeproof dump` wr
   spec is what a reader of a dump looks for.
 
 An assertion that reads a field of a trimmed kind not listed here sees it absent: add the field to
-READ with the assertion. selftest/test_scale.py proves that every assertion's verdict and evidence
+READ with the assertion. selftest/plugin/test_scale.py proves that every assertion's verdict and evidence
 are the same on the trimmed and the whole objects of every test cluster.
 """
 

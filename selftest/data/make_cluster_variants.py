@@ -7,7 +7,7 @@ One variant per failure id of the cluster assertions, each changing the healthy 
 assertion must name every one, and near misses it must not name (an event outside the window, a
 namespace not yet stuck, a Deployment whose anti-affinity leaves room). Deterministic like the
 healthy generator: regenerating gives the same bytes. The objects are validated against the v1.32
-OpenAPI schema (calico's BlockAffinity against its CRD's schema) by selftest/test_tests_cluster.py.
+OpenAPI schema (calico's BlockAffinity against its CRD's schema) by selftest/plugin/test_tests_cluster.py.
 """
 
 from __future__ import annotations

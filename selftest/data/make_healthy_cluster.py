@@ -3,7 +3,7 @@
     python selftest/data/make_healthy_cluster.py [OUTPUT_DIR]
 
 Two nodes (a control plane and a worker) running Kubernetes v1.32.2, in the real API object shapes
-(validated against the v1.32 OpenAPI schema by selftest/test_cluster_view.py), with metrics-server
+(validated against the v1.32 OpenAPI schema by selftest/offline/test_cluster_view.py), with metrics-server
 as an aggregated API, and the API server's serving certificate as kubeadm issues it. Everything is
 deterministic, so a regeneration is byte-identical: fixed timestamps, uids derived from names, and
 Ed25519 certificates (Ed25519 signatures, unlike ECDSA's or RSA-PSS's, involve no randomness).
@@ -27,10 +27,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # selftest/, for kubeadm_pki
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: the checkout's packages
 
-from kubeadm_pki import key_pem, mint, pem  # noqa: E402
+from selftest.support.kubeadm_pki import key_pem, mint, pem  # noqa: E402
 from kubeproof.kube.dump import write_dump  # noqa: E402
 from kubeproof.kube.serving import ServingCertificate  # noqa: E402
 from kubeproof.kube.view import ClusterView  # noqa: E402

@@ -34,7 +34,7 @@ ROOTFS_PACKAGES = {
     # kube-proxy's, the lab CNI's and the scenarios' userland: iptables for the proxy, ip for
     # routes, python3 for servers a scenario loads.
     "tools": ("iptables", "nftables", "conntrack", "iproute2", "python3-minimal", "procps"),
-    # The base of kubeproof's own image (`kubeproof image --base`, selftest/test_in_cluster_live.py):
+    # The base of kubeproof's own image (`kubeproof image --base`, selftest/live/test_in_cluster_live.py):
     # a Python the wheel's dependencies install for.
     "kubeproof": ("python3",),
 }

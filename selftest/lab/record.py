@@ -1,6 +1,6 @@
 """Record the lab as selftest data: a kubeproof dump (objects and every node's gather output) and a
 real `kubectl cluster-info dump` per Kubernetes release, so the judges are pinned to what real
-clusters of each release look like on machines without the lab too (selftest/test_lab_recordings.py).
+clusters of each release look like on machines without the lab too (selftest/plugin/test_lab_recordings.py).
 Releases recorded earlier (v1.32.4) stay as regression data.
 """
 
