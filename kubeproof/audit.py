@@ -8,7 +8,6 @@ lists are then fetched lazily, once per session, through the shared cache.
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
 import shutil
 import tempfile
@@ -60,7 +59,7 @@ class Audit:
         self.as_of = as_of
         self.progress: Say | None = None  # the controller's (or CLI's) voice; workers stay silent
         self._view: ClusterView | None = None
-        self._dump_facts: dict[str, dict] | None = None
+        self._dump_fact_files: dict[str, Path] | None = None
         # One AuditedNode per node for all its tests, and the Node objects by name: at 5,000 nodes
         # a node's facts built, or a list scanned, once per test cost more than the tests.
         self._refs: dict[str, NodeRef] | None = None
@@ -108,7 +107,7 @@ class Audit:
 
     def _resolve_nodes(self, probe_image: str, say: Say) -> list[NodeRef]:
         nodes = self.view.list("nodes") if self.target.has_cluster and self.view.has("nodes") else None
-        refs = inventory.resolve(self.options, self.target, nodes, tuple(self.dump_facts))
+        refs = inventory.resolve(self.options, self.target, nodes, tuple(self.dump_fact_files))
         pod_refs = [r for r in refs if r.access == inventory.POD_ACCESS and not r.unavailable]  # no pod for Talos
         if not pod_refs:
             return refs
@@ -197,7 +196,7 @@ class Audit:
             return "node tests disabled by --node-access none"
         if not self.nodes:
             return f"no nodes to audit in {self.target.describe()}"
-        if self.target.mode == "dump" and not self.dump_facts:
+        if self.target.mode == "dump" and not self.dump_fact_files:
             return (f"the dump holds no node facts ({self.target.dump}; `python -m kubeproof dump` "
                     "records them)")
         reasons = {ref.unavailable for ref in self.nodes}
@@ -206,10 +205,10 @@ class Audit:
         return None
 
     @property
-    def dump_facts(self) -> dict[str, dict]:
-        if self._dump_facts is None:
-            self._dump_facts = dumps.read_node_facts(self.target.dump) if self.target.dump else {}
-        return self._dump_facts
+    def dump_fact_files(self) -> dict[str, Path]:
+        if self._dump_fact_files is None:
+            self._dump_fact_files = dumps.node_fact_files(self.target.dump) if self.target.dump else {}
+        return self._dump_fact_files
 
     def audited_node(self, name: str) -> "AuditedNode":
         if name not in self._audited:
@@ -241,13 +240,12 @@ class Audit:
         return self._as_of(data)
 
     def _dump_node_facts(self, name: str) -> dict | None:
-        """One node's facts in the dump: from all of them, read and checked at the start, or in an
-        xdist worker from the node's own file (at -n 8 every worker holding every node's facts was
-        8 copies of them all, 500 MiB each at 5,000 nodes)."""
-        if self._dump_facts is not None:
-            return self._dump_facts.get(name)
-        path = Path(self.target.dump) / dumps.FACTS_DIR / f"{name}.json"
-        return json.loads(path.read_bytes()) if path.is_file() else None
+        """One node's facts in the dump, read from its own file when a test first asks (the dump was
+        checked whole at the start, a file at a time). Nothing holds every node's facts: an xdist
+        controller runs no node test, and every process holding them all was 500 MiB each at 5,000
+        nodes."""
+        path = self.dump_fact_files.get(name)
+        return dumps.read_node_fact_file(path) if path else None
 
     def _as_of(self, data: dict) -> NodeFacts:
         """The facts, with --as-of standing in for the moment they were gathered: node judges read

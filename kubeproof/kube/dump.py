@@ -116,7 +116,8 @@ class Dump:
                 _items_of(path, kind_named(name))
         if self.files.get("nodes"):
             self.now()
-        read_node_facts(self.directory)
+        for path in node_fact_files(self.directory).values():  # one at a time: 5,000 nodes' facts are GiBs
+            read_node_fact_file(path)
 
     def now(self) -> datetime:
         """When the dump was taken: recorded by kubeproof; for a kubectl dump the newest Node
@@ -247,11 +248,19 @@ def write_dump(view, directory: str | Path, *, node_facts: dict[str, dict] | Non
     return directory
 
 
+def node_fact_files(directory: str | Path) -> dict[str, Path]:
+    """The files of node facts in a kubeproof dump, by node name ({} when it has none)."""
+    return {path.stem: path for path in sorted((Path(directory) / FACTS_DIR).glob("*.json"))}
+
+
+def read_node_fact_file(path: Path) -> dict:
+    """One node's facts; KubeproofError when the file is not a JSON object."""
+    data = _load(path)
+    if not isinstance(data, dict):
+        raise KubeproofError(f"dump file {path} holds no node facts (not a JSON object)")
+    return data
+
+
 def read_node_facts(directory: str | Path) -> dict[str, dict]:
-    """The node facts saved in a kubeproof dump, by node name ({} when it has none)."""
-    facts = {path.stem: _load(path) for path in sorted((Path(directory) / FACTS_DIR).glob("*.json"))}
-    wrong = [node for node, data in facts.items() if not isinstance(data, dict)]
-    if wrong:
-        raise KubeproofError(f"dump file {Path(directory) / FACTS_DIR / wrong[0]}.json holds no node facts "
-                             "(not a JSON object)")
-    return facts
+    """Every node's facts in a kubeproof dump, by node name."""
+    return {node: read_node_fact_file(path) for node, path in node_fact_files(directory).items()}

@@ -56,6 +56,24 @@ def test_a_corrupt_dump_file_stops_the_run_naming_file_and_offset(pytester: pyte
     result.stdout.no_fnmatch_line("*passed*")  # before any test
 
 
+@pytest.mark.parametrize("content, said", [
+    (lambda text: text[:1000], "kubeproof-lab-worker.json is corrupt at byte"),
+    (lambda text: "[1, 2]", "kubeproof-lab-worker.json holds no node facts (not a JSON object)"),
+])
+def test_a_corrupt_node_facts_file_stops_the_run_before_any_node_is_judged(pytester: pytest.Pytester,
+                                                                           tmp_path: Path, content, said) -> None:
+    """Node facts are read a node at a time when its tests run; the dump's check still reads each
+    file first, so one bad node stops the run instead of erroring its tests and judging the rest."""
+    dump = tmp_path / "dump"
+    shutil.copytree(kubeproof_dump(recorded()[-1]), dump)
+    facts = dump / "nodes-facts" / "kubeproof-lab-worker.json"
+    facts.write_text(content(facts.read_text()))
+    make_suites(pytester)
+    result = pytester.runpytest("suite_node", f"--from-dump={dump}")
+    one_line_error(result, said)
+    result.stdout.no_fnmatch_line("*passed*")
+
+
 @pytest.mark.parametrize("option, said", [
     ("--as-of=0001-01-01", "--as-of 0001-01-01 is before the dump's date (2026-09-14T12:00:00Z)"),
     ("--as-of=2026-09-13", "--as-of 2026-09-13 is before the dump's date"),
