@@ -13,8 +13,11 @@ Applied when xdist distributes by `load`, what `-n` implies; an explicit other `
 the user's choice and kept. Every worker starts Python, imports pytest and kubeproof and collects
 every test of the run (130,000 at 5,000 nodes), so a worker that would wait on nothing only adds
 that work (docs/benchmark.md): when the cluster suite is all that runs, there is one unit of work
-and the run stays in the pytest process, as under `-n 0`; a dump is judged from local files, so
-it gets no more workers than CPUs (what `-n auto` counts), and none when that is one.
+and the run stays in the pytest process, as under `-n 0`. A dump is judged from local files, so
+nothing waits on a node: its workers get the CPUs (what `-n auto` counts) but one, which the
+controller needs to read their reports (at 2,000 nodes about half the CPU of the whole `-n 0` run),
+and with two CPUs or fewer the run stays in process (`-n 2` took 2.2x to 4.1x the wall time of
+`-n 0` on 2 CPUs, docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def fit_workers(config: pytest.Config, suites: set[str]) -> str | None:
         workers, why = 0, "only the cluster suite runs, one unit of work for one process"
     elif config.getoption("from_dump", None):
         cpus = config.hook.pytest_xdist_auto_num_workers(config=config)
-        workers, why = (0 if cpus < 2 else cpus), f"a dump is judged from local files ({cpus} CPUs)"
+        workers, why = (cpus - 1 if cpus > 2 else 0), f"a dump is judged from local files ({cpus} CPUs)"
         if workers >= numprocesses:
             return None
     else:

@@ -28,3 +28,11 @@ def replay(tmp_path: Path):
 @pytest.fixture
 def kubeconfig(tmp_path: Path, replay: ReplayServer) -> str:
     return str(tmp_path / "kubeconfig")
+
+
+@pytest.fixture(autouse=True)
+def _cpus_for_two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPUs enough for `-n 2` on a dump (two workers and the controller's), whatever this machine
+    has: the runs that ask for workers test xdist's paths (kubeproof/scheduling.py fit_workers would
+    judge a dump in process on 2 CPUs)."""
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")

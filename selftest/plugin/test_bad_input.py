@@ -234,6 +234,7 @@ def test_a_ctrl_c_under_xdist_marks_the_tests_cut_short_on_every_worker(pytester
         deadline = time.monotonic() + 300  # room for a loaded machine
         while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:  # one test on each worker
             time.sleep(0.5)
+        assert len(list(started.iterdir())) == 2, "a test on each worker"
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=300) == pytest.ExitCode.INTERRUPTED
     finally:

@@ -109,8 +109,9 @@ def test_audit_json_keeps_every_result(pytester, dump) -> None:
     assert sum(r["outcome"] == "failed" for r in results) == NODES - 1
 
 
-def test_under_xdist_a_nodes_tests_are_one_unit_of_work(pytester, dump) -> None:
+def test_under_xdist_a_nodes_tests_are_one_unit_of_work(pytester, dump, monkeypatch) -> None:
     """kubeproof/scheduling.py: each node's tests go to one worker together, the nodes spread."""
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")  # CPUs enough for 2 workers and the controller
     result, _ = _run(pytester, dump, "-n", "2", "-v")
     workers: dict[str, set[str]] = {}
     for worker, node in re.findall(r"^\[(gw\d+)\] \[\s*\d+%\] \w+ suite_node/test_fleet.py::\w+\[(node-\d+)\]",
@@ -121,11 +122,13 @@ def test_under_xdist_a_nodes_tests_are_one_unit_of_work(pytester, dump) -> None:
     assert len(set().union(*workers.values())) == 2, workers
 
 
-@pytest.mark.parametrize(("cpus", "said", "workers"), [("2", "-n 4 starts 2 workers", {"gw0", "gw1"}),
+@pytest.mark.parametrize(("cpus", "said", "workers"), [("4", "-n 4 starts 3 workers", {"gw0", "gw1", "gw2"}),
+                                                       ("2", "-n 4 starts no workers", set()),
                                                        ("1", "-n 4 starts no workers", set())])
-def test_a_dump_gets_no_more_workers_than_cpus(pytester, dump, monkeypatch, cpus, said, workers) -> None:
+def test_a_dump_gets_a_worker_per_cpu_but_the_controllers(pytester, dump, monkeypatch, cpus, said, workers) -> None:
     """A dump is judged from local files: workers past the CPUs (what -n auto counts) would each start and
-    collect every test for nothing; the tests and outcomes stay."""
+    collect every test for nothing, and the controller reading their reports needs a CPU of its own;
+    the tests and outcomes stay."""
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", cpus)
     result, _ = _run(pytester, dump, "-n", "4", "-v")
     assert f"kubeproof: a dump is judged from local files ({cpus} CPUs): {said}" in result.stderr.str()

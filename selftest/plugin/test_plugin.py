@@ -7,6 +7,7 @@ through real hosts (local, Docker). Nothing here mocks kubeproof or the client.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -168,6 +169,7 @@ def pytest_configure(config):
 """)
     result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-n", "2", "-v")
     result.assert_outcomes(passed=2)
+    assert {"[gw0]", "[gw1]"} <= set(re.findall(r"\[gw\d\]", result.stdout.str()))  # the workers judged
     assert "joined-" not in result.stdout.str()
     assert "Different tests were collected" not in result.stdout.str() + result.stderr.str()
 
