@@ -8,15 +8,18 @@ name changes (kind's pkg/cluster/provider.go picks it the same way).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from ..errors import KubeproofError
+from . import freezer
 
 CLUSTER_CONFIG = Path(__file__).with_name("cluster.yaml")
 # Labels kind puts on its node containers (sigs.k8s.io/kind pkg/cluster/internal/providers/docker).
@@ -148,11 +151,15 @@ def delete(cluster: str, say: Callable[[str], None]) -> None:
     neither a second Ctrl-C nor the run's end stops it half way: it goes on after the run exits."""
     say(f"kubeproof: kind cluster {cluster} is being deleted; kind delete cluster --name {cluster} "
         "removes it if this is cut short")
+    cgroups = freezer.node_cgroups(engine(), list(node_containers(cluster)))
     deleting = subprocess.Popen(["kind", "delete", "cluster", "--name", cluster], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deleting.wait(timeout=DELETE_WAIT)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + DELETE_WAIT
+    while deleting.poll() is None and time.monotonic() < deadline:
+        freezer.thaw(cgroups)  # what a runc killed with its node left frozen would keep the node forever
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            deleting.wait(timeout=1)
+    if deleting.poll() is None:
         say(f"kubeproof: kind cluster {cluster} still being deleted after {DELETE_WAIT} s "
             f"(process {deleting.pid} goes on)")
 
