@@ -64,6 +64,7 @@ class Audit:
         # a node's facts built, or a list scanned, once per test cost more than the tests.
         self._refs: dict[str, NodeRef] | None = None
         self._audited: dict[str, AuditedNode] = {}
+        self._pending: dict[str, int] = {}  # node -> its tests still to run here (node_test_done)
         self._node_objects: dict[str, dict] | None = None
         self._cleanups: list[Callable[[], None]] = []
 
@@ -217,6 +218,20 @@ class Audit:
             ref = self._refs[name]
             self._audited[name] = AuditedNode(ref, self.facts(ref), self)
         return self._audited[name]
+
+    def expect_node_tests(self, counts: dict[str, int]) -> None:
+        """How many tests this process will run for each node (its collection)."""
+        self._pending = dict(counts)
+
+    def node_test_done(self, name: str) -> None:
+        """One of the node's tests ran; after its last, its facts are let go. A test run again
+        after that (a rerun plugin) reads them again."""
+        left = self._pending.get(name, 0) - 1
+        if left > 0:
+            self._pending[name] = left
+        else:
+            self._pending.pop(name, None)
+            self._audited.pop(name, None)
 
     def node_object(self, name: str) -> dict:
         """The Node object named name, from the view."""

@@ -178,3 +178,24 @@ def test_the_scheduler_sends_each_test_once_and_forgets_finished_units(tmp_path)
     for worker in workers:  # a node's two tests went to the same worker
         assert {collection[i].rsplit("[", 1)[1] for i in worker.sent}.isdisjoint(
             {collection[i].rsplit("[", 1)[1] for w in workers if w is not worker for i in w.sent})
+
+
+HOLDS_ONE_NODE = """
+import pytest
+
+@pytest.mark.failure("nofile-exhaustion")
+def test_{name}(node, audit):
+    assert set(audit._audited) == {{node.name}}  # the node's facts, and no other node's
+"""
+
+
+def test_in_one_process_a_nodes_tests_run_together_and_its_facts_go_after_them(pytester, dump) -> None:
+    """kubeproof/plugin.py _node_by_node: in file order every node's facts were held to the last file."""
+    pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n")
+    suite = pytester.mkdir("suite_node")
+    for name in ("a", "b"):
+        (suite / f"test_{name}.py").write_text(HOLDS_ONE_NODE.format(name=name))
+    result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2 * NODES)
+    ran = re.findall(r"^suite_node/test_(\w)\.py::test_\w\[(node-\d+)\] PASSED", result.stdout.str(), re.M)
+    assert ran == [(name, node) for node in sorted({n for _, n in ran}) for name in "ab"], ran
