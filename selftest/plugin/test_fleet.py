@@ -189,13 +189,11 @@ def test_{name}(node, audit):
 """
 
 
-def test_in_one_process_a_nodes_tests_run_together_and_its_facts_go_after_them(pytester, dump) -> None:
-    """kubeproof/plugin.py _node_by_node: in file order every node's facts were held to the last file."""
+def test_a_worker_lets_a_nodes_facts_go_after_its_last_test(pytester, dump) -> None:
+    """Audit.node_test_done: a worker, sent each node's tests together, held every node it had judged."""
     pytester.makeini("[pytest]\nkubeproof_suites =\n    suite_node:node\n")
     suite = pytester.mkdir("suite_node")
     for name in ("a", "b"):
         (suite / f"test_{name}.py").write_text(HOLDS_ONE_NODE.format(name=name))
-    result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_subprocess("suite_node", f"--from-dump={dump}", "-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=2 * NODES)
-    ran = re.findall(r"^suite_node/test_(\w)\.py::test_\w\[(node-\d+)\] PASSED", result.stdout.str(), re.M)
-    assert ran == [(name, node) for node in sorted({n for _, n in ran}) for name in "ab"], ran
