@@ -259,8 +259,3 @@ def read_node_fact_file(path: Path) -> dict:
     if not isinstance(data, dict):
         raise KubeproofError(f"dump file {path} holds no node facts (not a JSON object)")
     return data
-
-
-def read_node_facts(directory: str | Path) -> dict[str, dict]:
-    """Every node's facts in a kubeproof dump, by node name."""
-    return {node: read_node_fact_file(path) for node, path in node_fact_files(directory).items()}

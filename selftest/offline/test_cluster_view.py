@@ -25,7 +25,7 @@ from cryptography import x509
 
 from kubeproof.errors import InsufficientPermission, KubeproofError, Unavailable
 from kubeproof.kube.client import api_client, check_reachable, get_json
-from kubeproof.kube.dump import read_node_facts, write_dump
+from kubeproof.kube.dump import node_fact_files, read_node_fact_file, write_dump
 from kubeproof.kube.kinds import KINDS
 from kubeproof.kube.replay import ReplayServer
 from kubeproof.kube.view import ClusterView, continue_ahead, pages
@@ -340,7 +340,7 @@ def test_write_dump_then_from_dump_round_trips(api, tmp_path):
     for kind in KINDS:
         assert again.list(kind.name) == live.list(kind.name), kind.name
     assert again.version() == live.version() and again.context == "replay"
-    assert read_node_facts(directory) == facts
+    assert {node: read_node_fact_file(path) for node, path in node_fact_files(directory).items()} == facts
     assert again.describe().startswith(f"dump {directory} (kubeproof of context replay, ")
 
 
