@@ -18,7 +18,8 @@ from . import catalog as catalogs
 from . import home
 from .errors import KubeproofError, UsageParser
 from .nodes.probe import DEFAULT_IMAGE
-from .plugin import OFFLINE, suite_dirs, suite_of
+from .plugin import OFFLINE, suite_dirs
+from .scheduling import suite_of
 from .target import HELP, NODE_ACCESS, Options, check_writable, positive_seconds
 
 USAGE_ERROR = 4  # as pytest's for a usage error: one line, no traceback

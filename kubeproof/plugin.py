@@ -25,6 +25,7 @@ from .fleet import FleetSummary
 from .nodes.probe import DEFAULT_IMAGE
 from .report import incomplete as incompletes, reading, writing
 from .report.records import Collector, node_param, test_data
+from .scheduling import suite_of
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .times import parse_as_of
 from .verdict import Verdict
@@ -163,13 +164,6 @@ def suites_in_run(config: pytest.Config) -> set[str]:
     paths = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
     return {suite for directory, suite in suite_dirs(config).items()
             if any(p == directory or directory in p.parents or p in directory.parents for p in paths)}
-
-
-def suite_of(path: Path, dirs: dict[Path, str]) -> str | None:
-    for parent in path.parents:
-        if parent in dirs:
-            return dirs[parent]
-    return None
 
 
 def _say(config: pytest.Config):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from . import yamlfile
 from .errors import KubeproofError
 from .gather_sh import SYSCTLS

@@ -38,9 +38,9 @@ class SuiteScheduling(LoadScopeScheduling):
     others take the node tests one by one; workers left without work are shut down early.
     """
 
-    def __init__(self, config: pytest.Config, cluster_dirs: list[Path], node_dirs: list[Path], log=None):
+    def __init__(self, config: pytest.Config, suite_dirs: dict[Path, str], log=None):
         super().__init__(config, log)
-        self._cluster_dirs, self._node_dirs = cluster_dirs, node_dirs
+        self._dirs = suite_dirs
         self._root = config.rootpath
         self._suites: dict[str, str | None] = {}
         self._indexes: dict[str, int] | None = None
@@ -57,10 +57,7 @@ class SuiteScheduling(LoadScopeScheduling):
         """Once per file: xdist asks for every test and again as each completes, and resolving its
         path each time was a quarter of the controller's CPU at 200 nodes."""
         if file not in self._suites:
-            path = (self._root / file).resolve()
-            self._suites[file] = next((suite for suite, dirs in (("cluster", self._cluster_dirs),
-                                                                ("node", self._node_dirs))
-                                       if any(path == d or d in path.parents for d in dirs)), None)
+            self._suites[file] = suite_of((self._root / file).resolve(), self._dirs)
         return self._suites[file]
 
     # xdist's LoadScopeScheduling keeps every unit a worker ever had and counts their pending tests
@@ -83,6 +80,14 @@ class SuiteScheduling(LoadScopeScheduling):
         if self._indexes is None:  # every registered collection is this one (xdist checks)
             self._indexes = {nodeid: i for i, nodeid in enumerate(self.collection)}
         node.send_runtest_some([self._indexes[nodeid] for nodeid, done in work_unit.items() if not done])
+
+
+def suite_of(path: Path, dirs: dict[Path, str]) -> str | None:
+    """The suite (node, cluster, scenario) of the suite directory a test file is in, by kubeproof_suites."""
+    for parent in path.parents:
+        if parent in dirs:
+            return dirs[parent]
+    return None
 
 
 def fit_workers(config: pytest.Config, suites: set[str]) -> str | None:
@@ -108,9 +113,7 @@ def fit_workers(config: pytest.Config, suites: set[str]) -> str | None:
 
 
 def make_scheduler(config: pytest.Config, suite_dirs: dict[Path, str], log) -> SuiteScheduling | None:
-    """The scheduler for this run, or None to leave xdist's own (another --dist, no cluster suite)."""
-    cluster_dirs = [d for d, suite in suite_dirs.items() if suite == "cluster"]
-    node_dirs = [d for d, suite in suite_dirs.items() if suite == "node"]
-    if config.getvalue("dist") != "load" or not (cluster_dirs or node_dirs):
+    """The scheduler for this run, or None to leave xdist's own (another --dist, no cluster or node suite)."""
+    if config.getvalue("dist") != "load" or not {"cluster", "node"} & set(suite_dirs.values()):
         return None
-    return SuiteScheduling(config, cluster_dirs, node_dirs, log)
+    return SuiteScheduling(config, suite_dirs, log)

@@ -19,8 +19,8 @@ from datetime import date, datetime
 from fnmatch import fnmatchcase
 from typing import Any, Iterable
 
-
-from . import catalog as catalogs, yamlfile
+from . import catalog as catalogs
+from . import yamlfile
 from .errors import KubeproofError
 from .report.reading import object_name
 from .report.records import Result

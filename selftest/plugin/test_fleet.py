@@ -161,7 +161,7 @@ def test_the_scheduler_sends_each_test_once_and_forgets_finished_units(tmp_path)
                              option=SimpleNamespace(loadscopereorder=True))
     nodes = [f"node-{i:05d}" for i in range(6)]
     collection = [f"suite_node/test_a.py::{test}[{n}]" for test in ("test_x", "test_y") for n in nodes]
-    scheduler = SuiteScheduling(config, cluster_dirs=[], node_dirs=[suite.resolve()])
+    scheduler = SuiteScheduling(config, {suite.resolve(): "node"})
     workers = [_Worker("gw0"), _Worker("gw1")]
     for worker in workers:
         scheduler.add_node(worker)
