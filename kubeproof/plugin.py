@@ -24,7 +24,7 @@ from .evidence import EVIDENCE, Evidence
 from .fleet import FleetSummary
 from .nodes.probe import DEFAULT_IMAGE
 from .report import incomplete as incompletes, reading, writing
-from .report.records import Collector, node_param, test_data
+from .report.records import Collector, node_param, test_data, with_evidence
 from .scheduling import suite_of
 from .target import HELP, NODE_ACCESS, Options, check_writable, disruptive_refusal, positive_seconds
 from .times import parse_as_of
@@ -38,6 +38,7 @@ OFFLINE = pytest.StashKey[bool]()
 RESULTS = pytest.StashKey[Collector]()
 REPORT_DIR = pytest.StashKey[Path | None]()
 SUITE = pytest.StashKey[str | None]()  # an item's suite, decided once at collection
+TEST_DATA = pytest.StashKey[dict]()  # records.test_data of a test declaring failure ids, made at collection
 GATE = pytest.StashKey[str]()  # what --fail-on decided, said in the summary
 WAIVERS = pytest.StashKey[tuple[waivers.Waiver, ...]]()
 WAIVER_SUMMARY = pytest.StashKey[list[dict]]()  # each waiver with what it did, for the console
@@ -304,6 +305,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.path not in suites:
             suites[item.path] = suite_of(item.path, dirs)
         suite = item.stash[SUITE] = suites[item.path]
+        if any(True for _ in item.iter_markers("failure")):
+            item.stash[TEST_DATA] = test_data(item, suite)
         why = reasons.get(suite)
         if why:  # first, so it is the reason given, not pytest's "got empty parameter set"
             item.add_marker(pytest.mark.skip(reason=why), append=False)
@@ -374,9 +377,12 @@ def pytest_runtest_call(item: pytest.Item):
 @pytest.hookimpl(wrapper=True, trylast=True)  # innermost: Allure's wrapper sees the report as changed here
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    if any(True for _ in item.iter_markers("failure")):
+    data = item.stash.get(TEST_DATA, None)
+    if data is not None:
         evidence = item.stash.get(EVIDENCE, {}) if report.when == "call" or not report.passed else {}
-        report.kubeproof = test_data(item, item.stash.get(SUITE, None), evidence)
+        # A passed setup or teardown shares the test's data: pytest keeps every report to the end,
+        # and a dict of its own for each was 0.1 GiB at 5,000 nodes.
+        report.kubeproof = with_evidence(data, evidence) if evidence or report.when == "call" else data
         if report.when == "teardown":  # the report holds what the reports need; at 5,000 nodes
             item.stash[EVIDENCE] = {}  # every item keeping its own copy too was GiBs
         if report.when == "call" and report.failed and not call.excinfo.errisinstance(FINDINGS):

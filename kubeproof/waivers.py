@@ -23,7 +23,7 @@ from . import catalog as catalogs
 from . import yamlfile
 from .errors import KubeproofError
 from .report.reading import object_name
-from .report.records import Result
+from .report.records import Result, evidence_value
 
 FIELDS = {"failure", "subject", "reason", "expires"}
 
@@ -93,7 +93,7 @@ def subjects(data: dict) -> list[str]:
     namespace/name of every offending object of a cluster test (None where a row names none)."""
     if data["node"]:
         return [data["node"]]
-    offenders = data["evidence"].get("offenders")
+    offenders = evidence_value(data, "offenders")
     names = [object_name(row) if isinstance(row, dict) else None for row in offenders or []]
     return names if all(names) else []
 

@@ -94,7 +94,7 @@ def markdown(doc: dict) -> str:
             out += ["", "  ```", *[f"  {line}" for line in reading.without_remediation(r["message"]).splitlines()],
                     "  ```"]
             if r["evidence"]:
-                evidence = json.dumps(r["evidence"], indent=2, ensure_ascii=False, default=str)
+                evidence = json.dumps(dict(r["evidence"]), indent=2, ensure_ascii=False, default=str)
                 out += ["", "  <details><summary>evidence</summary>", "", "  ```json",
                         *[f"  {line}" for line in evidence.splitlines()], "  ```", "  </details>"]
         out += [f"- **SKIPPED** {len(rs)} test{'s' * (len(rs) != 1)}: {why}"

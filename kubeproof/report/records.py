@@ -7,6 +7,7 @@ so a JSON-able `report.kubeproof` reaches the controller from every worker.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,29 +20,72 @@ from ..kube.redaction import redact
 EVIDENCE_LIMIT = 32_000  # characters per evidence item: enough to judge, bounded at 5,000 nodes
 
 
-def _bounded(value: Any) -> Any:
-    # Every test's evidence passes here: orjson's round trip, json's for what orjson refuses (an
-    # integer past 64 bits, such as a certificate's serial).
+def _bounded(value: Any) -> str:
+    """An evidence item as JSON text, bounded. Every test's evidence passes here: orjson, json for
+    what orjson refuses (an integer past 64 bits, such as a certificate's serial)."""
     try:
         text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        loads = orjson.loads
     except TypeError:
-        text, loads = json.dumps(value, default=str), json.loads
+        text = json.dumps(value, default=str)
     if len(text) <= EVIDENCE_LIMIT:
-        return loads(text)
-    return {"truncated": True, "characters": len(text), "head": text[:EVIDENCE_LIMIT]}
+        return text
+    return json.dumps({"truncated": True, "characters": len(text), "head": text[:EVIDENCE_LIMIT]})
 
 
-def test_data(item: pytest.Item, suite: str | None, evidence: dict[str, Any]) -> dict:
-    """The JSON-able facts about one test the reports need."""
+class EvidenceTexts(Mapping):
+    """A test's evidence as the JSON texts its reports carried, each item parsed when read (a fresh
+    value each time; json, exact for any integer). Results are held to the run's end: at 5,000 nodes
+    their evidence parsed was twice its text, and a text several tests share is held once
+    (Collector)."""
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, texts: Mapping[str, str] | None = None):
+        self._texts = dict(texts or {})
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> "EvidenceTexts":
+        return cls({name: _bounded(value) for name, value in values.items()})
+
+    def __getitem__(self, name: str) -> Any:
+        return json.loads(self._texts[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __repr__(self) -> str:
+        return f"EvidenceTexts({list(self._texts)})"
+
+    def add(self, texts: Mapping[str, str], held: dict[str, str]) -> None:
+        """Take a report's evidence texts, each the one already held where the same text is."""
+        self._texts.update((name, held.setdefault(text, text)) for name, text in texts.items())
+
+
+def evidence_value(data: dict, name: str) -> Any:
+    """An evidence item of a report's data (test_data with_evidence), parsed; None if absent."""
+    text = data["evidence"].get(name)
+    return None if text is None else json.loads(text)
+
+
+def test_data(item: pytest.Item, suite: str | None) -> dict:
+    """The JSON-able facts about one test the reports need, the same for each of its phases; a
+    phase's report carries them with its evidence (with_evidence)."""
     node = node_param(item)
     return {
         "failure_ids": [a for m in item.iter_markers("failure") for a in m.args],
         "suite": suite,
         "subject": f"node/{node}" if node else "cluster",
         "node": node,
-        "evidence": {name: _bounded(data) for name, data in evidence.items()},  # redacted on attach
+        "evidence": {},
     }
+
+
+def with_evidence(data: dict, evidence: dict[str, Any]) -> dict:
+    """A phase's report data: the test's, with its evidence (redacted on attach) bounded."""
+    return {**data, "evidence": {name: _bounded(value) for name, value in evidence.items()}}
 
 
 @dataclass
@@ -56,13 +100,14 @@ class Result:
     outcome: str = "not-run"  # passed | failed | error | skipped | waived; not-run until its call reports
     message: str = ""
     duration: float = 0.0
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: EvidenceTexts = field(default_factory=EvidenceTexts)
     waiver: dict | None = None  # the waiver covering its finding (waivers.Waiver.as_dict), live or expired
 
-    def absorb(self, report: pytest.TestReport) -> None:
+    def absorb(self, report: pytest.TestReport, held: dict[str, str]) -> None:
+        """Take a phase's report; `held` is every evidence text held so far (EvidenceTexts.add)."""
         self.duration += report.duration
         data = getattr(report, "kubeproof", None) or {}
-        self.evidence.update(data.get("evidence", {}))
+        self.evidence.add(data.get("evidence", {}), held)
         self.waiver = data.get("waiver", self.waiver)
         if report.skipped and data.get("waiver"):  # a finding a live waiver covers (waivers.judge)
             self.outcome, self.message = "waived", redact(_failure_text(report))
@@ -96,6 +141,7 @@ class Collector:
         self.results: dict[str, Result] = {}
         self.finished: set[str] = set()  # every test that ran to its end, kubeproof's or not
         self.running: dict[str, pytest.TestReport] = {}  # setup reports of tests not ended yet
+        self._held: dict[str, str] = {}  # every evidence text, once
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "setup":
@@ -110,4 +156,4 @@ class Collector:
         if result is None:
             result = self.results[report.nodeid] = Result(
                 report.nodeid, data["failure_ids"], data["suite"], data["subject"], data["node"])
-        result.absorb(report)
+        result.absorb(report, self._held)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Iterable
 
 import orjson
 
 from ..errors import KubeproofError
 from . import document, html, markdown
-from .records import Result
+from .records import EvidenceTexts, Result
+
+INDENT = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+ENTRY_INDENT = b"    "  # a failure entry's depth in audit.json: {"failures": [ {...
 
 
 class NotWritten(KubeproofError):
@@ -22,25 +25,48 @@ def write(results: Iterable[Result], base: Path, *, target: dict | None, gate: d
           waivers: list[dict]) -> Path:
     """audit.json, audit.md and audit.html of the run (document.build's arguments) in a new
     directory under base named for this moment (UTC), which is returned. NotWritten when they
-    cannot be written."""
+    cannot be written; then nothing of them is left behind."""
     doc = document.build(results, target=target, gate=gate, incomplete=incomplete, waivers=waivers)
-    # Rendered before the directory exists, so a failure cannot leave an empty one behind.
-    files = {"audit.json": _json_text(doc), "audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
+    texts = {"audit.md": markdown.markdown(doc), "audit.html": html.html(doc)}
     directory = base / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    written: list[Path] = []
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (directory / name).write_text(text, encoding="utf-8")
+        written.append(directory / "audit.json")
+        with written[-1].open("wb") as out:
+            write_json(doc, out)
+        for name, text in texts.items():
+            written.append(directory / name)
+            written[-1].write_text(text, encoding="utf-8")
     except OSError as exc:  # checked writable at the start; a disk may still fill up
+        for path in written:
+            path.unlink(missing_ok=True)
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
         raise NotWritten(f"could not write the audit report to {directory}: {exc.strerror or exc}") from None
     return directory
 
 
-def _json_text(doc: dict) -> str:
-    """audit.json's text through orjson: json.dumps with an indent lists every chunk of the text
-    before joining them, over a GiB at 2,000 nodes. json's for what orjson refuses (an integer
-    past 64 bits)."""
+def write_json(doc: dict, out: IO[bytes]) -> None:
+    """audit.json, the bytes orjson.dumps(doc, OPT_INDENT_2) would be, written a failure entry at a
+    time: the whole text at once was three copies of it in memory (bytes, str, encoded again), 0.8
+    GiB at 5,000 nodes. "failures" is the document's last key (document.build)."""
+    head = _dumps({key: value for key, value in doc.items() if key != "failures"})
+    out.write(head.removesuffix(b"\n}") + b',\n  "failures": [')
+    for i, entry in enumerate(doc["failures"]):
+        out.write(b",\n" if i else b"\n")
+        out.write(ENTRY_INDENT + _dumps(entry).replace(b"\n", b"\n" + ENTRY_INDENT))
+    out.write(b"\n  ]\n}" if doc["failures"] else b"]\n}")
+
+
+def _dumps(value: dict) -> bytes:
+    """json's text for what orjson refuses (an integer past 64 bits, such as a certificate's serial)."""
     try:
-        return orjson.dumps(doc, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=_plain, option=INDENT)
     except TypeError:
-        return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        return json.dumps(value, indent=2, ensure_ascii=False, default=_plain).encode()
+
+
+def _plain(value: object) -> object:
+    """A result's evidence parsed as it is written, one result at a time; anything else as text."""
+    return dict(value) if isinstance(value, EvidenceTexts) else str(value)

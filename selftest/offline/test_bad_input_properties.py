@@ -146,12 +146,13 @@ def test_node_timeout_is_finite_and_positive_or_refused(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from kubeproof.report import document
+    from kubeproof.report import writing
     from kubeproof.report.records import Result
 
     results = [Result("t.py::test_a", ["cert-expiry"], "cluster", "cluster", None, "failed", "x")]
-    return json.loads(json.dumps(document.build(results, target=None, gate={"fail_on": "minor", "exit_status": 1,
-                                                                           "failing": ["cert-expiry"]})))
+    written = writing.write(results, tmp_path_factory.mktemp("report"), target=None, incomplete=None, waivers=[],
+                            gate={"fail_on": "minor", "exit_status": 1, "failing": ["cert-expiry"]})
+    return json.loads((written / "audit.json").read_text())
 
 
 @BOUNDED

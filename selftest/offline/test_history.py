@@ -20,7 +20,7 @@ from kubeproof.judge.node import history as node_history
 from kubeproof.nodes import gather
 from kubeproof.nodes.facts import NodeFacts
 from kubeproof.report import document, html, markdown
-from kubeproof.report.records import Result
+from kubeproof.report.records import EvidenceTexts, Result
 from selftest.support.recorded_node import node
 from selftest.support.paths import NODES
 from selftest.support.paths import REPO
@@ -172,7 +172,7 @@ def test_event_history_without_a_node_is_the_clusters() -> None:
 def _result(node: str | None, happened: dict | None, outcome: str) -> Result:
     return Result(f"t[{node}]", ["workload-crashes"], "node" if node else "cluster",
                   f"node/{node}" if node else "cluster", node, outcome=outcome,
-                  evidence={"judged": {"happened": happened}} if happened else {})
+                  evidence=EvidenceTexts.of({"judged": {"happened": happened}} if happened else {}))
 
 
 def test_reports_say_how_often_it_happened_here() -> None:

@@ -14,6 +14,7 @@ import pytest
 from kubeproof import catalog as catalogs
 from kubeproof import waivers
 from kubeproof.report import diff as diffs
+from kubeproof.report.records import with_evidence
 from selftest.support.paths import REPO
 from selftest.support.suites import one_line_error
 
@@ -199,7 +200,7 @@ def test_every_offender_must_match_the_subject() -> None:
     waiver = waivers.Waiver(1, "critical-pod-eviction", "kube-system/*", "accepted", date.today(), expired=False)
 
     def data(*offenders: dict, node: str | None = None) -> dict:
-        return {"failure_ids": ["critical-pod-eviction"], "node": node, "evidence": {"offenders": list(offenders)}}
+        return with_evidence({"failure_ids": ["critical-pod-eviction"], "node": node}, {"offenders": list(offenders)})
 
     kindnet = {"daemonset": "kube-system/kindnet"}
     assert waivers.covering([waiver], data(kindnet)) == waiver
