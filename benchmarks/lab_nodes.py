@@ -7,7 +7,8 @@ pulled from the node image), each round starts a fresh audit with --node-access=
 with the CPU this process and its children used:
 
 - logs: Audit.start itself, the built path. It creates one probe pod per node, whose gather
-  container runs gather.sh and ends; paced LISTs follow them, each node's output is read with one
+  container runs gather.sh and ends; one LIST and then WATCHes follow them (`watch_events`: each
+  pod the watches sent, sized as JSON), each node's output is read with one
   GET of that container's log (in process, 16 at a time: no kubectl process, no exec stream),
   parsed and put in the session cache. Every GET is timed and sized (polls: LISTs without a
   continue token), and the API server's own counters of namespaced pod LISTs (its /metrics:
@@ -47,6 +48,20 @@ from kubeproof.target import Options  # noqa: E402
 def _cpu() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _watching(events: list[dict]):
+    """kube_client.watch, recording each event's type, pod and size as JSON."""
+    watch = kube_client.watch
+
+    def recorded(api, path, query, seconds):
+        events.append({"what": "watch request"})
+        for event in watch(api, path, query, seconds):
+            pod = event.get("object") or {}
+            events.append({"what": event.get("type"), "pod": (pod.get("metadata") or {}).get("name"),
+                           "bytes": len(orjson.dumps(pod))})
+            yield event
+    return recorded
 
 
 def _recording(gets: list[dict]):
@@ -89,7 +104,9 @@ def measure_round() -> dict:
     gets: list[dict] = []
     api = kube_client.api_client(os.environ.get("KUBECONFIG"))
     server = _server(api)
+    events: list[dict] = []
     kube_client._send, original = _recording(gets), kube_client._send
+    kube_client.watch, original_watch = _watching(events), kube_client.watch
     lines: list[tuple[float, str]] = []
     cpu, started = _cpu(), time.perf_counter()
     try:
@@ -97,7 +114,7 @@ def measure_round() -> dict:
                             want_nodes=True, probe_image=probe.DEFAULT_IMAGE, node_timeout=120,
                             say=lambda line: lines.append((time.perf_counter() - started, line)))
     finally:
-        kube_client._send = original
+        kube_client._send, kube_client.watch = original, original_watch
     try:
         lists = [g for g in gets if g["what"] == "pods"]
         after = _server(api)
@@ -105,6 +122,8 @@ def measure_round() -> dict:
                 "from_logs": len(list((audit.workdir / "cache").glob("facts-*.json"))),
                 "polls": sum(not g["continue"] for g in lists), "list_requests": len(lists),
                 "list_bytes": sum(g["bytes"] for g in lists), "list_s": sum(g["seconds"] for g in lists),
+                "watch_requests": sum(e["what"] == "watch request" for e in events),
+                "watch_events": [e for e in events if e["what"] != "watch request"],
                 "apiserver": {key: after[key] - server[key] for key in server},
                 "log_gets": [g for g in gets if g["what"] == "log"], "progress": lines}
         listed = _listed(audit)

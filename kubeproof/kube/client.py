@@ -14,7 +14,7 @@ import os
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -268,6 +268,53 @@ def get_raw(api: ApiClient, path: str, query: list[tuple], timeout=REQUEST_TIMEO
     JSON); None for 404, any other error as answer() raises it."""
     status, body = get_bytes(api, path, query, timeout)
     return body if status == 200 else answer(api, path, query, status, body)
+
+
+class WatchExpired(KubeproofError):
+    """A WATCH's resourceVersion is older than the API server keeps (410): LIST again."""
+
+
+class WatchRefused(KubeproofError):
+    """The API server does not serve this WATCH (403: not granted; 405: a server without watches)."""
+
+
+def watch(api: ApiClient, path: str, query: list[tuple], seconds: int) -> Iterator[dict]:
+    """WATCH path from the resourceVersion in query for at most `seconds` (the server's
+    timeoutSeconds, after which it ends the stream): each event as sent, {"type", "object"},
+    bookmarks included. WatchRefused on 403 or 405, WatchExpired on 410, KubeproofError for any
+    other answer. Closing the generator closes the stream."""
+    query = [*query, ("watch", "1"), ("timeoutSeconds", str(seconds)), ("allowWatchBookmarks", "true")]
+    method, url, headers, _, _ = api.param_serialize(
+        method="GET", resource_path=path, query_params=query,
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    try:
+        raw = api.call_api(method, url, header_params=headers,
+                           _request_timeout=(REQUEST_TIMEOUT[0], seconds + REQUEST_TIMEOUT[0])).response
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeproofError(f"cannot reach the API server {server_of(api)}: {_network_reason(exc)}") from None
+    except ApiException as exc:
+        raise KubeproofError(f"cannot reach the API server {server_of(api)}: {_one_line(exc.reason)}") from None
+    try:
+        if raw.status != 200:
+            body = raw.read()
+            if raw.status == 403:
+                raise WatchRefused(str(InsufficientPermission("watch", request_info("GET", path, query).resource)))
+            error = {405: WatchRefused, 410: WatchExpired}.get(raw.status, KubeproofError)
+            raise error(f"WATCH {path} on {server_of(api)} answered {raw.status}: {_status_message(body)}")
+        for line in raw:  # one JSON event a line
+            if not line.strip():
+                continue
+            event = orjson.loads(line)
+            if event.get("type") == "ERROR":  # the stream's own refusal, a Status object
+                status = event.get("object") or {}
+                error = WatchExpired if status.get("code") == 410 else KubeproofError
+                raise error(f"WATCH {path}: {status.get('message') or status.get('reason')}")
+            yield event
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise KubeproofError(f"WATCH {path} on {server_of(api)} broke off: {_network_reason(exc)}") from None
+    finally:  # closed, not pooled: a stream left part read would hand its rest to the next request
+        raw.close()
+        raw.release_conn()
 
 
 def version_and_date(api: ApiClient) -> dict:

@@ -5,7 +5,9 @@ paginated with `limit`/`continue` (etcd key order, opaque continue tokens in the
 encoding, `remainingItemCount`), single-object GETs, /version, bearer-token authentication,
 authorization (a set of forbidden kinds, or a ClusterRole's rules), Status objects for
 400/401/403/404/405/410, a Date header on the replayed cluster's clock (the view's now()), and,
-given a certificate and key, HTTPS. Every request is recorded with the verb the apiserver's
+given a certificate and key, HTTPS. A replayed cluster never changes: a WATCH from its
+resourceVersion sends no event until its timeoutSeconds, one from an older resourceVersion is 410
+Expired, as from a compacted one. Every request is recorded with the verb the apiserver's
 authorizer would see, so tests can prove a run was read-only and paginated.
 
     with ReplayServer("selftest/data/clusters/healthy", forbidden={"secrets"}) as server:
@@ -21,6 +23,7 @@ import json
 import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -37,10 +40,18 @@ from .dump import storage_key
 from .kinds import KINDS, Kind, kind_of
 from .view import ClusterView
 
-Response = tuple[int, dict | bytes]  # a LIST's body comes encoded
+@dataclass(frozen=True)
+class QuietWatch:
+    """A WATCH's answer on a cluster that never changes: no event, the stream ended after seconds."""
+
+    seconds: float
+
+
+Response = tuple[int, dict | bytes | QuietWatch]  # a LIST's body comes encoded
 # etcd3's own wording (k8s.io/apiserver/pkg/storage/etcd3/errors.go) for a compacted continue token.
 CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. "
                     "You can start a new list without the continue parameter.")
+WATCH_TIMEOUT_CAP = 30  # seconds a replayed WATCH lasts at most, whatever timeoutSeconds asks
 # What a view without a recorded version (a kubectl dump) answers on /version.
 UNKNOWN_VERSION = {"major": "", "minor": "", "gitVersion": "v0.0.0-replay", "platform": "linux/amd64"}
 USER = "kubeproof-replay"  # whom the token authenticates, as named in Forbidden messages
@@ -263,9 +274,9 @@ class ReplayServer:
         # The apiserver authorizes before it looks the resource up: forbidden wins over not found.
         if info.resource in self.forbidden or not self._authorize(info, path):
             return self._forbidden(info, path)
-        if method != "GET" or info.verb == "watch":
+        if method != "GET":
             return _status(405, "MethodNotAllowed", "the server does not allow this method on the "
-                          "requested resource (the replay server is read-only and serves no watches)", {})
+                          "requested resource (the replay server is read-only)", {})
         if path.rstrip("/") == "/version":
             return 200, self._version
         collection = self._collections.get(info.resource)
@@ -273,7 +284,19 @@ class ReplayServer:
             return _status(404, "NotFound", "the server could not find the requested resource", {})
         if info.name:
             return self._get(collection, info)
+        if info.verb == "watch":
+            return self._watch(dict(query))
         return self._list(collection.in_namespace(info.namespace), dict(query))
+
+    def _watch(self, query: dict[str, str]) -> Response:
+        since = query.get("resourceVersion") or ""
+        if since.isdigit() and 0 < int(since) < self._rv:  # kube-apiserver's watch cache's wording
+            return _status(410, "Expired", f"too old resource version: {since} ({self._rv})")
+        try:
+            seconds = float(query.get("timeoutSeconds") or WATCH_TIMEOUT_CAP)
+        except ValueError:
+            return _status(400, "BadRequest", f"timeoutSeconds: Invalid value: {query['timeoutSeconds']!r}")
+        return 200, QuietWatch(min(seconds, WATCH_TIMEOUT_CAP))
 
     def _forbidden(self, info: RequestInfo, path: str) -> Response:
         if not info.resource:  # a path outside the API, e.g. /version
@@ -333,7 +356,9 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             code, body = server.respond(self.command, url.path, parse_qsl(url.query, keep_blank_values=True),
                                         self.headers.get("Authorization", ""))
-            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+            if isinstance(body, QuietWatch):
+                time.sleep(body.seconds)
+            payload = b"" if isinstance(body, QuietWatch) else body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -223,6 +223,7 @@ def test_probe_role_writes_only_in_its_own_namespace(tmp_path: Path, service_acc
     assert not [t for t, r in results(document).items() if r["outcome"] == "error"]
     writes = [e for e in _requests_by(user) if e["verb"] not in ("get", "list", "watch")]
     assert writes
+    assert any(e["verb"] == "watch" and e["objectRef"].get("resource") == "pods" for e in _requests_by(user))
     for entry in writes:
         ref = entry.get("objectRef", {})
         own = ref.get("namespace") or (ref.get("name") if ref.get("resource") == "namespaces" else "")

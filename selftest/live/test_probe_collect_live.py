@@ -58,6 +58,10 @@ def test_a_pod_access_audit_gathers_every_node_from_logs_without_exec(tmp_path) 
     logs_read = [e["objectRef"]["name"] for e in requests
                  if e["objectRef"].get("subresource") == "log" and e.get("stage") == "ResponseComplete"]
     assert sorted(logs_read) == sorted(pod_name(n) for n in nodes())
+    # Followed by one LIST (3 pods: one page), then WATCHes from it, not by polls.
+    follows = [e for e in requests if e["objectRef"].get("resource") == "pods" and not e["objectRef"].get("name")]
+    assert len({e["auditID"] for e in follows if e["verb"] == "list"}) == 1, [e["verb"] for e in follows]
+    assert any(e["verb"] == "watch" for e in follows)
 
     _, kind = audit(tmp_path, f"--kube-context={CONTEXT}", "--node-access=kind", "-n", "2", "tests_node")
     by_logs = {t: (r["node"], r["outcome"]) for t, r in results(pod).items()}

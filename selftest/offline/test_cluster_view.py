@@ -233,7 +233,8 @@ def test_replay_server_answers_like_the_apiserver(server, healthy):
     assert status["message"].startswith("The provided continue parameter is too old")
 
     assert _raw(server, "DELETE", "/api/v1/namespaces/shop/pods/x")[0] == 405
-    assert _raw(server, "GET", "/api/v1/pods?watch=1")[0] == 405
+    code, status = _raw(server, "GET", "/api/v1/pods?watch=1&resourceVersion=1")  # older than the dump's
+    assert (code, status["reason"]) == (410, "Expired") and status["message"].startswith("too old resource version: 1 (")
     assert _raw(server, "GET", "/apis/apps/v1beta1/deployments")[0] == 404  # a version not served
     verbs = [verb for verb, _, _ in server.requests]
     assert verbs == ["list"] * 5 + ["delete", "watch", "list"]

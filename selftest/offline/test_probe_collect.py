@@ -176,10 +176,12 @@ def test_logs_are_read_once_each_gather_container_ended_else_exec_is_left_why(tm
     assert list(kept) == ["read"]
     assert kept["read"] == {**gather.parse(RECORDED), "node": "read", "gathered_at": "2026-11-30T12:00:00Z",
                             "duration_s": 1.0}
-    lists = [r for r in server.requests if r[1] == f"/api/v1/namespaces/{NAMESPACE}/pods"]
-    assert lists and all(r[0] == "list" and ("labelSelector", f"{SESSION_LABEL}=abc123") in r[2]
-                         and ("limit", "3") in r[2] for r in lists)
-    assert [any(k == "continue" for k, _ in r[2]) for r in lists] == [False, True, True] * (len(lists) // 3)
+    # One LIST of 3 pages, then WATCHes from its resourceVersion (nothing changes on the replay server).
+    follows = [r for r in server.requests if r[1] == f"/api/v1/namespaces/{NAMESPACE}/pods"]
+    assert [r[0] for r in follows] == ["list"] * 3 + ["watch"] * (len(follows) - 3) and len(follows) > 3
+    assert all(("labelSelector", f"{SESSION_LABEL}=abc123") in r[2] for r in follows)
+    assert [("limit", "3") in r[2] and any(k == "continue" for k, _ in r[2]) for r in follows[:3]] == [False, True, True]
+    assert all(("resourceVersion", "1") in r[2] for r in follows[3:])
     log_gets = sorted(r[1].split("/")[-2] for r in server.requests if r[1].endswith("/log"))
     assert log_gets == sorted(pod_name(n) for n in ("gone", "refused"))  # once each; none for an ended container
     assert all(("container", GATHER) in r[2] for r in server.requests if r[1].endswith("/log"))
@@ -199,13 +201,33 @@ def test_polls_are_paced_by_what_they_cost(tmp_path, monkeypatch) -> None:
             polls.append((start, time.monotonic()))
 
     monkeypatch.setattr(kube_client, "get_json", slow_get_json)
-    with ReplayServer(ClusterView.from_objects([probe_pod("slow", "Running")], description="probe pods")) as server:
+    said: list[str] = []
+    with ReplayServer(ClusterView.from_objects([probe_pod("slow", "Running")], description="probe pods"),
+                      authorize=lambda info, path: info.verb != "watch") as server:  # a probe role without watch
         server.write_kubeconfig(tmp_path / "kc")
         probe = ProbePods(kube_client.api_client(str(tmp_path / "kc")), session="abc123", kubeconfig=None, context=None)
         # Time for a second poll even when a busy machine makes the first one slower than 0.2 s.
-        left = probe._follow({"slow": ""}, timeout=6, gather_timeout=6, keep=lambda node, output: "")
+        left = probe._follow({"slow": ""}, timeout=6, gather_timeout=6, keep=lambda node, output: "", say=said.append)
     assert left == {"slow": "its gather container still ran after 6 s"}
+    assert said.count("kubeproof: following probe pods by paced LISTs (insufficient permission: watch pods)") == 1
+    assert [r[0] for r in server.requests].count("watch") == 1  # refused once, not asked again
     assert len(polls) >= 2, polls
     (first_start, first_end), (second_start, _) = polls[:2]
     # The rest is measured against the poll's own time, whatever that was on this machine.
     assert second_start - first_end >= probes.PACE * (first_end - first_start) > 1.0
+
+
+def test_a_watch_from_a_version_the_server_no_longer_keeps_lists_again(tmp_path) -> None:
+    pod = probe_pod("node-a", "Running")
+    pod["metadata"]["resourceVersion"] = "42"
+    with ReplayServer(ClusterView.from_objects([pod], description="probe pods")) as server:
+        server.write_kubeconfig(tmp_path / "kc")
+        feed = probes._PodFeed(kube_client.api_client(str(tmp_path / "kc")), NAMESPACE, "abc123", print)
+        assert [p["spec"]["nodeName"] for p in feed.changes(wait=1)] == ["node-a"]
+        assert feed.resource_version == "42"
+        assert list(feed.changes(wait=1)) == []  # nothing changed within the watch's second
+        feed.resource_version = "7"  # compacted away meanwhile
+        assert list(feed.changes(wait=1)) == [] and feed.resource_version is None
+        assert [p["spec"]["nodeName"] for p in feed.changes(wait=1)] == ["node-a"]
+    assert [(verb, dict(query).get("resourceVersion")) for verb, _, query in server.requests] == [
+        ("list", None), ("watch", "42"), ("watch", "7"), ("list", None)]
