@@ -210,7 +210,7 @@ class _PodFeed:
         except kube_client.WatchExpired:
             self.resource_version = None  # LIST again, then WATCH from there
         except kube_client.WatchRefused as exc:
-            self.polling = False
+            self.polling = True
             self.say(f"kubeproof: following probe pods by paced LISTs ({exc})")
 
 
