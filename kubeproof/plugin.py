@@ -334,11 +334,17 @@ def _label(item: pytest.Item, suite: str | None, audit: Audit | None) -> None:
     node = node_param(item)
     marks = _shared_marks(tuple(e.id for e in entries), suite, audit.target.describe() if audit else None)
     if node:
-        marks = [*marks, allure.label("node", node)]
+        marks = [*marks, _node_label(node)]
     for mark in marks:
         item.add_marker(mark)
     item.user_properties += [("failure_id", e.id) for e in entries]
     item.user_properties += [("severity", severity), ("subject", f"node/{node}" if node else "cluster")]
+
+
+@functools.lru_cache(maxsize=None)
+def _node_label(node: str):
+    """The Allure label of a node, made once for all its tests."""
+    return allure.label("node", node)
 
 
 @functools.lru_cache(maxsize=None)
@@ -552,7 +558,9 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
 
 
 @pytest.fixture
-def verdict(request: pytest.FixtureRequest, evidence: Evidence) -> Verdict:
+def verdict(evidence: Evidence) -> Verdict:
     """`verdict.fail_if(problems)`: fail naming the failure id, the node or cluster, every problem
     and the catalog's remediation."""
-    return Verdict(request.node, evidence)
+    # The test from its evidence, not from `request`: pytest 9 builds a fixture definition each time
+    # a fixture asks for `request`, several a test, a tenth of a fleet audit's fixture setup.
+    return Verdict(evidence.item, evidence)

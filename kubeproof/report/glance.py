@@ -202,13 +202,16 @@ def measured(results: list[dict]) -> str:
     earliest = _earliest(results)
     if earliest:
         return earliest
-    judged = [j for r in results if isinstance(j := r["evidence"].get("judged"), dict)]
-    if not judged:
+    # Read one result at a time: a history test's sightings are summed over every node, any other
+    # test shows its first node's (at 5,000 nodes each result read is a parse of its evidence).
+    judged = (j for r in results if isinstance(j := r["evidence"].get("judged"), dict))
+    first = next(judged, None)
+    if first is None:
         return "-"
-    seen = [j["happened"] for j in judged if isinstance(j.get("happened"), dict)]
-    if seen:
+    if isinstance(first.get("happened"), dict):
+        seen = [first["happened"], *(j["happened"] for j in judged if isinstance(j.get("happened"), dict))]
         return f"{sum(h['sightings'] for h in seen):,} sightings within {seen[0]['window_days']} days"
-    values = list(_scalars(judged[0], ""))[:MEASURES_SHOWN]
+    values = list(_scalars(first, ""))[:MEASURES_SHOWN]
     on = f" (shown for node {results[0]['node']})" if len(results) > 1 and results[0]["node"] else ""
     return ", ".join(values) + on if values else "-"
 
