@@ -552,15 +552,15 @@ def node(request: pytest.FixtureRequest, audit: Audit) -> AuditedNode:
 
 
 @pytest.fixture
-def evidence(request: pytest.FixtureRequest) -> Evidence:
-    """Attach what a verdict was based on (facts, command output, offending objects)."""
-    return Evidence(request.node)
+def verdict(request: pytest.FixtureRequest) -> Verdict:
+    """`verdict.fail_if(problems)`: fail naming the failure id, the node or cluster, every problem
+    and the catalog's remediation."""
+    # Its evidence made here, not by a fixture of its own: pytest's setup of a function-scoped
+    # fixture (and of `request` for each that asks for it) is most of what a node test costs.
+    return Verdict(request.node, Evidence(request.node))
 
 
 @pytest.fixture
-def verdict(evidence: Evidence) -> Verdict:
-    """`verdict.fail_if(problems)`: fail naming the failure id, the node or cluster, every problem
-    and the catalog's remediation."""
-    # The test from its evidence, not from `request`: pytest 9 builds a fixture definition each time
-    # a fixture asks for `request`, several a test, a tenth of a fleet audit's fixture setup.
-    return Verdict(evidence.item, evidence)
+def evidence(verdict: Verdict) -> Evidence:
+    """Attach what a verdict was based on (facts, command output, offending objects)."""
+    return verdict.evidence

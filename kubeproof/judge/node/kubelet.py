@@ -166,7 +166,7 @@ def resolve(facts: NodeFacts) -> Effective:
             config = {}
         else:
             result.sources.append(f"--config {path}")
-        result.config = copy.deepcopy(config)
+        result.config = config  # facts.kubelet_config is this call's own copy
         result.origin = {name: f"in {path}" for name in config}
         explicit = config.get("evictionHard")
         if not isinstance(explicit, dict):  # loadConfigFile: a nil map becomes DefaultEvictionHard
