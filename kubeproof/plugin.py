@@ -555,8 +555,8 @@ def node(request: pytest.FixtureRequest, audit: Audit) -> AuditedNode:
 def verdict(request: pytest.FixtureRequest) -> Verdict:
     """`verdict.fail_if(problems)`: fail naming the failure id, the node or cluster, every problem
     and the catalog's remediation."""
-    # Its evidence made here, not by a fixture of its own: pytest's setup of a function-scoped
-    # fixture (and of `request` for each that asks for it) is most of what a node test costs.
+    # Its evidence made here, not by a fixture of its own: pytest's fixture setup (a definition
+    # built for `request` each time one asks for it) is the largest part of a node test's cost.
     return Verdict(request.node, Evidence(request.node))
 
 
