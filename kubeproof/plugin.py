@@ -305,12 +305,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.path not in suites:
             suites[item.path] = suite_of(item.path, dirs)
         suite = item.stash[SUITE] = suites[item.path]
-        if any(True for _ in item.iter_markers("failure")):
-            item.stash[TEST_DATA] = test_data(item, suite)
         why = reasons.get(suite)
         if why:  # first, so it is the reason given, not pytest's "got empty parameter set"
             item.add_marker(pytest.mark.skip(reason=why), append=False)
-        _label(item, suite, audit)
+        data = test_data(item, suite)
+        if data["failure_ids"]:
+            item.stash[TEST_DATA] = data
+            _label(item, data, audit)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -324,21 +325,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         audit.expect_node_tests(Counter(filter(None, map(node_param, session.items))))
 
 
-def _label(item: pytest.Item, suite: str | None, audit: Audit | None) -> None:
-    """Allure labels and JUnit properties: failure id, suite, severity, target, node, source."""
+def _label(item: pytest.Item, data: dict, audit: Audit | None) -> None:
+    """Allure labels and JUnit properties (from the test's records.test_data): failure id, suite,
+    severity, target, node, source."""
     catalog = catalogs.load()
-    entries = [catalog[a] for m in item.iter_markers("failure") for a in m.args if a in catalog]
+    entries = [catalog[a] for a in data["failure_ids"] if a in catalog]
     if not entries:
         return
     severity = catalog.worst_severity(e.id for e in entries)
-    node = node_param(item)
-    marks = _shared_marks(tuple(e.id for e in entries), suite, audit.target.describe() if audit else None)
+    node = data["node"]
+    marks = _shared_marks(tuple(e.id for e in entries), data["suite"], audit.target.describe() if audit else None)
     if node:
         marks = [*marks, _node_label(node)]
     for mark in marks:
         item.add_marker(mark)
     item.user_properties += [("failure_id", e.id) for e in entries]
-    item.user_properties += [("severity", severity), ("subject", f"node/{node}" if node else "cluster")]
+    item.user_properties += [("severity", severity), ("subject", data["subject"])]
 
 
 @functools.lru_cache(maxsize=None)

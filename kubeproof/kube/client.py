@@ -187,24 +187,33 @@ def _network_reason(exc: BaseException) -> str:
     return _one_line(exc)
 
 
-def _send(api: ApiClient, path: str, query: list[tuple], timeout,
-          context: str | None) -> tuple[int, bytes, Mapping[str, str]]:
-    """One GET through the client's own serialization, auth and connection pool: status, body, headers.
+def _open(api: ApiClient, path: str, query: list[tuple], timeout, context: str | None) -> urllib3.BaseHTTPResponse:
+    """One GET through the client's own serialization, auth and connection pool, its body not read.
 
     This client generation's call_api hands back the raw, undecoded response (the equivalent of
-    `_preload_content=False` in older generations); we read its bytes and leave decoding to answer().
+    `_preload_content=False` in older generations): _send reads it whole, watch line by line.
     """
     method, url, headers, _, _ = api.param_serialize(
         method="GET", resource_path=path, query_params=query or None,
         header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
     try:
-        response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
-        return response.status, response.read(), response.headers
+        return api.call_api(method, url, header_params=headers, _request_timeout=timeout).response
     except urllib3.exceptions.HTTPError as exc:
         reason = _network_reason(exc)
     except ApiException as exc:  # how the client reports TLS failures: status 0, multi-line reason
         reason = _one_line(exc.reason)
     raise KubeproofError(f"cannot reach the API server {server_of(api)}{_of(context)}: {reason}") from None
+
+
+def _send(api: ApiClient, path: str, query: list[tuple], timeout,
+          context: str | None) -> tuple[int, bytes, Mapping[str, str]]:
+    """One GET: status, body (undecoded, for answer() to decode), headers."""
+    response = _open(api, path, query, timeout, context)
+    try:
+        return response.status, response.data, response.headers
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeproofError(f"cannot reach the API server {server_of(api)}{_of(context)}: "
+                             f"{_network_reason(exc)}") from None
 
 
 def _status_message(body: bytes) -> str:
@@ -284,16 +293,7 @@ def watch(api: ApiClient, path: str, query: list[tuple], seconds: int) -> Iterat
     bookmarks included. WatchRefused on 403 or 405, WatchExpired on 410, KubeproofError for any
     other answer. Closing the generator closes the stream."""
     query = [*query, ("watch", "1"), ("timeoutSeconds", str(seconds)), ("allowWatchBookmarks", "true")]
-    method, url, headers, _, _ = api.param_serialize(
-        method="GET", resource_path=path, query_params=query,
-        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-    try:
-        raw = api.call_api(method, url, header_params=headers,
-                           _request_timeout=(REQUEST_TIMEOUT[0], seconds + REQUEST_TIMEOUT[0])).response
-    except urllib3.exceptions.HTTPError as exc:
-        raise KubeproofError(f"cannot reach the API server {server_of(api)}: {_network_reason(exc)}") from None
-    except ApiException as exc:
-        raise KubeproofError(f"cannot reach the API server {server_of(api)}: {_one_line(exc.reason)}") from None
+    raw = _open(api, path, query, (REQUEST_TIMEOUT[0], seconds + REQUEST_TIMEOUT[0]), None)
     try:
         if raw.status != 200:
             body = raw.read()

@@ -358,7 +358,9 @@ def _handler_for(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                                         self.headers.get("Authorization", ""))
             if isinstance(body, QuietWatch):
                 time.sleep(body.seconds)
-            payload = b"" if isinstance(body, QuietWatch) else body if isinstance(body, bytes) else json.dumps(body).encode()
+                payload = b""
+            else:
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
